@@ -1,0 +1,34 @@
+/* err.c - thread-local error messages for cold paths; see err.h. */
+#include "err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static _Thread_local char desk__errbuf[512]; /* W: owning thread only */
+
+int desk__err_set(int err, const char *func, int line, const char *fmt, ...)
+{
+    va_list ap;
+    int n = snprintf(desk__errbuf, sizeof desk__errbuf, "%s:%d: ", func, line);
+
+    if (n < 0 || (size_t)n >= sizeof desk__errbuf)
+        n = 0;
+    va_start(ap, fmt);
+    int m = vsnprintf(desk__errbuf + n, sizeof desk__errbuf - (size_t)n, fmt, ap);
+    va_end(ap);
+    /* Say so when the message was cut rather than truncating silently. */
+    if (m > 0 && (size_t)m >= sizeof desk__errbuf - (size_t)n)
+        memcpy(desk__errbuf + sizeof desk__errbuf - 4, "...", 4);
+    return err;
+}
+
+const char *desk_errmsg(void)
+{
+    return desk__errbuf;
+}
+
+void desk_errclear(void)
+{
+    desk__errbuf[0] = '\0';
+}
