@@ -320,7 +320,7 @@ static inline size_t desk_shm_uta_bytes(uint32_t nconnectors, uint32_t ninstrume
  * whose router pid is dead is replaced; a live one is -EEXIST), size it,
  * map it read-write, zero it and fill the header (magic last).  mode is the
  * file mode (0644 lets strategies and desk status read it).  Returns 0 and
- * *out/*len, or -errno with desk_errmsg().  Cold.
+ * *out and *len, or -errno with desk_errmsg().  Cold.
  */
 int desk_shm_main_create(const char *desk, uint32_t ninstruments, uint32_t nconnectors,
                          uint32_t nstrategies, mode_t mode, struct desk_main_hdr **out,

@@ -1,0 +1,753 @@
+/* router.c - the router thread; see router.h for the loop and its rules. */
+#include "router.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "err.h"
+#include "fixed.h"
+
+/* ---- setup (cold) -------------------------------------------------------- */
+
+DESK_COLD int desk_router_init(desk_router_t *r, const desk_config_t *cfg,
+                               struct desk_main_hdr *main)
+{
+    int rc;
+
+    memset(r, 0, sizeof *r);
+    r->cfg = cfg;
+    r->main = main;
+    r->instr = desk_shm_instruments(main);
+    r->quotes = desk_shm_quotes(main);
+    r->stats = desk_shm_stats(main);
+    r->uta_shm = desk_shm_uta(main);
+    r->orders_shm = desk_shm_orders(main);
+    r->ninstr = main->ninstruments;
+    r->nconn = main->nconnectors;
+    r->nstrat = main->nstrategies;
+    r->idle = cfg->idle;
+    r->idle_max_ns = (uint64_t)(cfg->idle_max_us ? cfg->idle_max_us : 200) * 1000;
+    r->status_interval_ns =
+        (uint64_t)(cfg->status_interval_ms ? cfg->status_interval_ms : 100) * 1000000;
+    rc = desk_orders_init(&r->orders, cfg->order_capacity ? cfg->order_capacity : 65536);
+    if (rc < 0)
+        return rc;
+    size_t nl = (size_t)(r->nstrat ? r->nstrat : 1) * (r->ninstr ? r->ninstr : 1);
+    r->limits = calloc(nl, sizeof *r->limits);
+    if (r->limits == NULL) {
+        desk_orders_fini(&r->orders);
+        return DESK_ERR(-ENOMEM, "limits table");
+    }
+    for (uint32_t s = 0; s < r->nstrat; s++)
+        for (uint32_t i = 0; i < r->ninstr; i++)
+            desk_limits_merge(&r->limits[s * r->ninstr + i], &cfg->limits,
+                              &cfg->strategies[s].limits, &cfg->instruments[i].limits);
+    desk_uta_init(&r->uta, r->nconn, r->ninstr);
+    for (uint32_t i = 0; i < r->ninstr; i++)
+        r->uta.pos[i].venue = r->instr[i].connector;
+    uint64_t now = desk_now_ns();
+    for (uint32_t s = 0; s < r->nstrat; s++) {
+        const desk_limits_t *l = &r->limits[s * r->ninstr];
+        /* The throttle is per strategy: use the tightest rate over its
+         * instruments (instrument limits rarely set a rate). */
+        desk_limits_t agg = *l;
+        for (uint32_t i = 1; i < r->ninstr; i++) {
+            const desk_limits_t *li = &r->limits[s * r->ninstr + i];
+            if (li->orders_per_sec && (!agg.orders_per_sec || li->orders_per_sec < agg.orders_per_sec)) {
+                agg.orders_per_sec = li->orders_per_sec;
+                agg.burst = li->burst;
+            }
+        }
+        for (uint32_t i = 0; i < r->ninstr; i++) {
+            r->limits[s * r->ninstr + i].orders_per_sec = agg.orders_per_sec;
+            r->limits[s * r->ninstr + i].burst = agg.burst;
+        }
+        desk_bucket_init(&r->strat[s].bucket, &agg, now);
+        r->strat[s].shm = &desk_shm_strats(main)[s];
+        r->strat[s].cancel_on_disconnect = (uint8_t)cfg->strategies[s].cancel_on_disconnect;
+    }
+    for (uint32_t c = 0; c < r->nconn; c++) {
+        r->conn[c].shm = &desk_shm_conns(main)[c];
+        r->conn[c].venue_type = cfg->connectors[c].venue_type;
+    }
+    r->next_venue_cl = desk_wall_ns() / 1000;
+    return 0;
+}
+
+DESK_COLD void desk_router_fini(desk_router_t *r)
+{
+    desk_orders_fini(&r->orders);
+    free(r->limits);
+    r->limits = NULL;
+}
+
+DESK_COLD int desk_router_attach_strategy(desk_router_t *r, uint32_t i, struct desk_strat_hdr *seg)
+{
+    int rc;
+
+    if (i >= r->nstrat)
+        return DESK_ERR(-EINVAL, "strategy index %u out of range", i);
+    rc = desk_spsc_attach_consumer(&r->strat[i].orders, (char *)seg + seg->off_order_ring,
+                                   (size_t)seg->order_ring_bytes);
+    if (rc < 0)
+        return rc;
+    rc = desk_spsc_attach_producer(&r->strat[i].events, (char *)seg + seg->off_event_ring,
+                                   (size_t)seg->event_ring_bytes);
+    if (rc < 0)
+        return rc;
+    r->strat[i].attached = 1;
+    return 0;
+}
+
+DESK_COLD int desk_router_attach_connector(desk_router_t *r, uint32_t i, void *cmd_ring,
+                                           size_t cmd_len, void *ev_ring, size_t ev_len)
+{
+    int rc;
+
+    if (i >= r->nconn)
+        return DESK_ERR(-EINVAL, "connector index %u out of range", i);
+    rc = desk_spsc_attach_producer(&r->conn[i].cmd, cmd_ring, cmd_len);
+    if (rc < 0)
+        return rc;
+    rc = desk_spsc_attach_consumer(&r->conn[i].evq, ev_ring, ev_len);
+    if (rc < 0)
+        return rc;
+    r->conn[i].attached = 1;
+    return 0;
+}
+
+DESK_COLD void desk_router_seed_cash(desk_router_t *r, uint32_t i, int64_t cash, int64_t venue_bp)
+{
+    r->uta.venue[i].cash = cash;
+    r->uta.venue[i].venue_bp = venue_bp;
+    r->uta_dirty = 1;
+}
+
+DESK_COLD void desk_router_seed_position(desk_router_t *r, uint32_t instrument, int64_t qty,
+                                         int64_t avg_px)
+{
+    r->uta.pos[instrument].qty = qty;
+    r->uta.pos[instrument].avg_px = avg_px;
+    r->uta_dirty = 1;
+}
+
+void desk_router_stop(desk_router_t *r)
+{
+    /* Release pairs with the acquire in desk_router_run(). */
+    atomic_store_explicit(&r->stop, 1, memory_order_release);
+}
+
+/* ---- helpers (hot) ------------------------------------------------------- */
+
+/* Relaxed single-writer counter bump: no locked instruction. */
+static inline void bump(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+static inline void set_gauge(_Atomic uint64_t *c, uint64_t v)
+{
+    atomic_store_explicit(c, v, memory_order_relaxed);
+}
+
+static inline uint8_t conn_health(const desk_router_t *r, uint32_t c)
+{
+    struct desk_conn_health h;
+
+    desk_seqlock_read(&r->conn[c].shm->hlock, &h, &r->conn[c].shm->health, sizeof h);
+    return (uint8_t)h.state;
+}
+
+static inline uint32_t utc_minute(void)
+{
+    /* CLOCK_REALTIME through the vDSO, like desk_now_ns(). */
+    return (uint32_t)((desk_wall_ns() / 60000000000ull) % 1440);
+}
+
+/* Write one event into strategy s's ring; the caller checked for room. */
+static inline void emit(desk_router_t *r, uint32_t s, const desk_event_t *ev)
+{
+    desk_router_strat_t *st = &r->strat[s];
+    desk_event_t *slot = desk_spsc_claim(&st->events);
+
+    if (DESK_UNLIKELY(slot == NULL)) {
+        /* Only reached for a strategy that is gone (see has_room): its events
+         * are applied to the books and counted, not delivered. */
+        bump(&st->shm->event_ring_full, 1);
+        return;
+    }
+    *slot = *ev;
+    desk_spsc_commit(&st->events, 1);
+}
+
+/* Room in strategy s's event ring, or a dead strategy (whose events are
+ * dropped rather than allowed to stall the desk). */
+static inline int has_room(desk_router_t *r, uint32_t s)
+{
+    desk_router_strat_t *st = &r->strat[s];
+
+    if (desk_spsc_claim_n(&st->events, 1))
+        return 1;
+    bump(&st->shm->event_ring_full, 1);
+    return !atomic_load_explicit(&st->alive, memory_order_relaxed);
+}
+
+static void reject_cmd(desk_router_t *r, uint32_t s, const desk_cmd_t *c, desk_reject_t why,
+                       uint64_t order_id)
+{
+    desk_event_t ev = {0};
+
+    ev.type = c->type == DESK_CMD_NEW ? DESK_EV_REJECT : DESK_EV_CANCEL_REJECT;
+    ev.ord_status = DESK_OS_REJECTED;
+    ev.reason = (uint16_t)why;
+    ev.instrument = c->instrument;
+    ev.cl_ord_id = c->cl_ord_id;
+    ev.ref = c->type == DESK_CMD_NEW ? order_id : c->orig_cl_ord_id;
+    emit(r, s, &ev);
+    bump(&r->stats->rejects, 1);
+    bump(&r->stats->reject_by_reason[why], 1);
+    bump(&r->strat[s].shm->rejects, 1);
+}
+
+/* Recompute a buy order's cash reservation from its leaves. */
+static inline void set_reserve(desk_router_t *r, desk_order_t *o, int64_t px)
+{
+    int64_t want = 0;
+
+    if (o->side == DESK_BUY && o->leaves_qty > 0 && px > 0)
+        (void)desk_fixed_mul(px, o->leaves_qty, &want);
+    desk_uta_reserve(&r->uta, o->connector, want - o->reserved);
+    o->reserved = want;
+    o->reserve_px = px;
+}
+
+static inline void open_qty(desk_router_t *r, const desk_order_t *o, int64_t delta)
+{
+    desk_uta_pos_state_t *p = &r->uta.pos[o->instrument];
+
+    if (o->side == DESK_BUY)
+        p->open_buy += delta;
+    else
+        p->open_sell += delta;
+}
+
+static inline void send_vcmd(desk_router_t *r, const desk_order_t *o, uint8_t type,
+                             uint64_t venue_cl, uint64_t orig_venue_cl, int64_t qty, int64_t px,
+                             uint64_t now)
+{
+    desk_router_conn_t *cn = &r->conn[o->connector];
+    desk_vcmd_t *v = desk_spsc_claim(&cn->cmd); /* room was checked */
+
+    v->type = type;
+    v->side = o->side;
+    v->ord_type = o->ord_type;
+    v->tif = o->tif;
+    v->instrument = o->instrument;
+    v->order_id = o->order_id;
+    v->cl_ord_id = venue_cl;
+    v->orig_cl_ord_id = orig_venue_cl;
+    v->qty = qty;
+    v->px = px;
+    v->stop_px = o->stop_px;
+    v->route_ns = now;
+    desk_spsc_commit(&cn->cmd, 1);
+    bump(&cn->shm->routed, 1);
+}
+
+/* The connector a command will go to, or -1 if it will be refused before
+ * reaching one (unknown instrument or order). */
+static int cmd_connector(desk_router_t *r, uint32_t s, const desk_cmd_t *c)
+{
+    if (c->type == DESK_CMD_NEW)
+        return c->instrument < r->ninstr ? r->instr[c->instrument].connector : -1;
+    desk_order_t *o = desk_orders_by_clid(&r->orders, (uint16_t)s, c->orig_cl_ord_id);
+    return o ? o->connector : -1;
+}
+
+/* ---- commands from strategies ------------------------------------------- */
+
+static void handle_new(desk_router_t *r, uint32_t s, const desk_cmd_t *c, uint64_t now)
+{
+    desk_quote_t q;
+    const desk_quote_t *qp = NULL;
+    const desk_instrument_t *in = c->instrument < r->ninstr ? &r->instr[c->instrument] : NULL;
+
+    if (desk_orders_clid_seen(&r->orders, (uint16_t)s, c->cl_ord_id)) {
+        reject_cmd(r, s, c, DESK_REJ_DUPLICATE_CLORDID, 0);
+        return;
+    }
+    if (in && desk_seqlock_read(&r->quotes[in->id].lock, &q, &r->quotes[in->id].q, sizeof q))
+        qp = &q;
+    desk_guard_ctx_t g = {
+        .cmd = c,
+        .instr = in,
+        .limits = &r->limits[s * r->ninstr + (in ? in->id : 0)],
+        .quote = qp,
+        .uta = &r->uta,
+        .bucket = &r->strat[s].bucket,
+        .venue_type = in ? r->conn[in->connector].venue_type : 0,
+        .kill = (uint8_t)atomic_load_explicit(&r->main->kill, memory_order_acquire),
+        .health = in ? conn_health(r, in->connector) : 0,
+        .minute_of_day = in && in->open_min >= 0 ? utc_minute() : 0,
+        .now_ns = now,
+    };
+    desk_guard_verdict_t v = desk_guard_check(&g);
+    uint64_t t1 = desk_now_ns();
+    desk_hist_record(&r->stats->stage[DESK_STAGE_GUARD], t1 - now);
+
+    if (v.reason != DESK_REJ_NONE) {
+        /* A refused ClOrdID is still used: it can never name another order. */
+        if (desk_orders_clid_add(&r->orders, (uint16_t)s, c->cl_ord_id, UINT32_MAX) == -ENOSPC)
+            v.reason = DESK_REJ_ORDER_TABLE_FULL;
+        reject_cmd(r, s, c, (desk_reject_t)v.reason, 0);
+        return;
+    }
+    desk_order_t *o = desk_orders_alloc(&r->orders);
+    if (o == NULL) {
+        reject_cmd(r, s, c, DESK_REJ_ORDER_TABLE_FULL, 0);
+        return;
+    }
+    if (desk_orders_clid_add(&r->orders, (uint16_t)s, c->cl_ord_id, desk_order_slot(o)) < 0) {
+        o->status = DESK_OS_REJECTED;
+        desk_orders_finish(&r->orders, o);
+        reject_cmd(r, s, c, DESK_REJ_ORDER_TABLE_FULL, 0);
+        return;
+    }
+    o->cl_ord_id = c->cl_ord_id;
+    o->instrument = in->id;
+    o->strategy = (uint16_t)s;
+    o->connector = in->connector;
+    o->side = c->side;
+    o->ord_type = c->ord_type;
+    o->tif = c->tif;
+    o->qty = c->qty;
+    o->px = c->px;
+    o->stop_px = c->stop_px;
+    o->leaves_qty = c->qty;
+    o->submit_ns = c->submit_ns;
+    o->venue_cl = r->next_venue_cl++;
+    open_qty(r, o, o->leaves_qty);
+    set_reserve(r, o, v.reserve_px);
+    r->uta_dirty = 1;
+    send_vcmd(r, o, DESK_CMD_NEW, o->venue_cl, 0, o->qty, o->px, t1);
+    bump(&r->stats->orders, 1);
+    bump(&r->strat[s].shm->orders, 1);
+    if (c->submit_ns && t1 > c->submit_ns)
+        desk_hist_record(&r->stats->stage[DESK_STAGE_SUBMIT_ROUTED], t1 - c->submit_ns);
+}
+
+static void handle_cancel_replace(desk_router_t *r, uint32_t s, const desk_cmd_t *c, uint64_t now)
+{
+    desk_order_t *o;
+
+    if (desk_orders_clid_add(&r->orders, (uint16_t)s, c->cl_ord_id, UINT32_MAX) < 0) {
+        reject_cmd(r, s, c, DESK_REJ_DUPLICATE_CLORDID, 0);
+        return;
+    }
+    o = desk_orders_by_clid(&r->orders, (uint16_t)s, c->orig_cl_ord_id);
+    if (o == NULL) {
+        reject_cmd(r, s, c,
+                   desk_orders_clid_seen(&r->orders, (uint16_t)s, c->orig_cl_ord_id)
+                       ? DESK_REJ_ORDER_NOT_OPEN
+                       : DESK_REJ_UNKNOWN_ORDER,
+                   0);
+        return;
+    }
+    if (desk_ord_terminal(o->status)) {
+        reject_cmd(r, s, c, DESK_REJ_ORDER_NOT_OPEN, o->order_id);
+        return;
+    }
+    if (o->status == DESK_OS_PENDING_CANCEL || o->status == DESK_OS_PENDING_REPLACE) {
+        reject_cmd(r, s, c, DESK_REJ_PENDING, o->order_id);
+        return;
+    }
+    if (conn_health(r, o->connector) != DESK_UP) {
+        reject_cmd(r, s, c, DESK_REJ_CONNECTOR_DOWN, o->order_id);
+        return;
+    }
+    if (c->type == DESK_CMD_CANCEL) {
+        desk_order_pending(o, DESK_OS_PENDING_CANCEL);
+        o->req_cl_ord_id = c->cl_ord_id;
+        o->req_venue_cl = r->next_venue_cl++;
+        send_vcmd(r, o, DESK_CMD_CANCEL, o->req_venue_cl, o->venue_cl, o->qty, o->px, now);
+        return;
+    }
+    /* Replace: the guard judges the order as it would stand afterwards. */
+    desk_cmd_t nc = *c;
+    desk_quote_t q;
+    const desk_quote_t *qp = NULL;
+    const desk_instrument_t *in = &r->instr[o->instrument];
+    nc.side = o->side;
+    nc.ord_type = o->ord_type;
+    nc.tif = o->tif;
+    nc.instrument = o->instrument;
+    nc.stop_px = o->stop_px;
+    if (o->ord_type == DESK_MARKET || o->ord_type == DESK_STOP) {
+        reject_cmd(r, s, c, DESK_REJ_BAD_COMMAND, o->order_id); /* nothing to reprice */
+        return;
+    }
+    if (desk_seqlock_read(&r->quotes[in->id].lock, &q, &r->quotes[in->id].q, sizeof q))
+        qp = &q;
+    desk_guard_ctx_t g = {
+        .cmd = &nc,
+        .instr = in,
+        .limits = &r->limits[s * r->ninstr + in->id],
+        .quote = qp,
+        .uta = &r->uta,
+        .bucket = &r->strat[s].bucket,
+        .venue_type = r->conn[in->connector].venue_type,
+        .kill = (uint8_t)atomic_load_explicit(&r->main->kill, memory_order_acquire),
+        .health = DESK_UP,
+        .minute_of_day = in->open_min >= 0 ? utc_minute() : 0,
+        .now_ns = now,
+        .replace_cum_qty = o->cum_qty,
+        .replace_old_leaves = o->leaves_qty,
+        .replace_old_reserved = o->reserved,
+    };
+    desk_guard_verdict_t v = desk_guard_check(&g);
+    uint64_t t1 = desk_now_ns();
+    desk_hist_record(&r->stats->stage[DESK_STAGE_GUARD], t1 - now);
+    if (v.reason != DESK_REJ_NONE) {
+        reject_cmd(r, s, c, (desk_reject_t)v.reason, o->order_id);
+        return;
+    }
+    desk_order_pending(o, DESK_OS_PENDING_REPLACE);
+    o->req_cl_ord_id = c->cl_ord_id;
+    o->req_venue_cl = r->next_venue_cl++;
+    o->new_qty = c->qty;
+    o->new_px = c->px;
+    /* Hold the larger of the old and new reservations until the venue
+     * answers: buying power never looks better than it is. */
+    if (o->side == DESK_BUY && v.reserve > o->reserved) {
+        desk_uta_reserve(&r->uta, o->connector, v.reserve - o->reserved);
+        o->reserved = v.reserve;
+        r->uta_dirty = 1;
+    }
+    send_vcmd(r, o, DESK_CMD_REPLACE, o->req_venue_cl, o->venue_cl, c->qty, c->px, t1);
+}
+
+static int drain_strategy(desk_router_t *r, uint32_t s, uint64_t now)
+{
+    desk_router_strat_t *st = &r->strat[s];
+    uint32_t n = desk_spsc_peek_n(&st->orders, DESK_ROUTER_BATCH), done = 0;
+
+    for (; done < n; done++) {
+        const desk_cmd_t *c = desk_spsc_slot(&st->orders, done);
+        /* Take a command only when its answer and its venue message both
+         * have room; otherwise it waits in the order ring. */
+        if (!desk_spsc_claim_n(&st->events, 1))
+            break;
+        int cn = cmd_connector(r, s, c);
+        if (cn >= 0 && !desk_spsc_claim_n(&r->conn[cn].cmd, 1))
+            break;
+        if (c->submit_ns && now > c->submit_ns)
+            desk_hist_record(&r->stats->stage[DESK_STAGE_SUBMIT_ROUTER], now - c->submit_ns);
+        bump(&r->stats->cmds, 1);
+        bump(&st->shm->cmds, 1);
+        switch (c->type) {
+        case DESK_CMD_NEW:
+            handle_new(r, s, c, now);
+            break;
+        case DESK_CMD_CANCEL:
+        case DESK_CMD_REPLACE:
+            handle_cancel_replace(r, s, c, now);
+            break;
+        default:
+            reject_cmd(r, s, c, DESK_REJ_BAD_COMMAND, 0);
+            break;
+        }
+        now = desk_now_ns();
+    }
+    if (done)
+        desk_spsc_release(&st->orders, done);
+    return (int)done;
+}
+
+/* ---- events from venues --------------------------------------------------- */
+
+static void finish(desk_router_t *r, desk_order_t *o, int64_t prev_leaves)
+{
+    open_qty(r, o, -prev_leaves);
+    set_reserve(r, o, 0);
+    desk_orders_finish(&r->orders, o);
+    bump(&r->strat[o->strategy].shm->open_orders, (uint64_t)-1);
+}
+
+static void apply_vevent(desk_router_t *r, const desk_vevent_t *v, uint64_t now)
+{
+    desk_order_t *o = desk_orders_by_id(&r->orders, v->order_id);
+
+    if (o == NULL) {
+        bump(&r->stats->invalid_events, 1);
+        return;
+    }
+    uint8_t before = o->status;
+    int64_t prev_leaves = o->leaves_qty;
+    uint64_t req_clid = o->req_cl_ord_id;
+    uint64_t old_clid = o->cl_ord_id;
+    desk_ord_result_t res = desk_order_apply(o, v);
+
+    if (res == DESK_ORD_DUPLICATE) {
+        bump(&r->stats->duplicate_execs, 1);
+        return;
+    }
+    if (res != DESK_ORD_APPLIED) {
+        bump(&r->stats->invalid_events, 1);
+        return;
+    }
+    desk_event_t ev = {0};
+    ev.type = v->type;
+    ev.ord_status = o->status;
+    ev.instrument = o->instrument;
+    ev.cl_ord_id = o->cl_ord_id;
+    ev.ref = o->order_id;
+    ev.cum_qty = o->cum_qty;
+    ev.leaves_qty = o->leaves_qty;
+    r->uta_dirty = 1;
+
+    switch (v->type) {
+    case DESK_EV_ACK:
+        bump(&r->conn[o->connector].shm->acks, 1);
+        bump(&r->strat[o->strategy].shm->open_orders, 1);
+        if (o->submit_ns && now > o->submit_ns)
+            desk_hist_record(&r->stats->stage[DESK_STAGE_SUBMIT_ACK], now - o->submit_ns);
+        break;
+    case DESK_EV_FILL:
+        if (before == DESK_OS_PENDING_NEW) /* filled before its ack: it was live */
+            bump(&r->strat[o->strategy].shm->open_orders, 1);
+        (void)desk_uta_fill(&r->uta, o->instrument, o->side, v->last_px, v->last_qty, v->fee);
+        open_qty(r, o, -v->last_qty);
+        set_reserve(r, o, o->reserve_px);
+        ev.last_px = v->last_px;
+        ev.last_qty = v->last_qty;
+        ev.fee = v->fee;
+        bump(&r->stats->fills, 1);
+        bump(&r->conn[o->connector].shm->fills, 1);
+        bump(&r->strat[o->strategy].shm->fills, 1);
+        if (!o->filled_once && o->submit_ns && now > o->submit_ns) {
+            o->filled_once = 1;
+            desk_hist_record(&r->stats->stage[DESK_STAGE_SUBMIT_FILL], now - o->submit_ns);
+        }
+        if (o->status == DESK_OS_FILLED) {
+            bump(&r->strat[o->strategy].shm->open_orders, (uint64_t)-1);
+            desk_orders_finish(&r->orders, o);
+        }
+        break;
+    case DESK_EV_CANCELED:
+    case DESK_EV_EXPIRED:
+        bump(v->type == DESK_EV_CANCELED ? &r->stats->cancels : &r->stats->expired, 1);
+        if (before != DESK_OS_PENDING_NEW)
+            finish(r, o, prev_leaves);
+        else {
+            open_qty(r, o, -prev_leaves);
+            set_reserve(r, o, 0);
+            desk_orders_finish(&r->orders, o);
+        }
+        if (req_clid && v->type == DESK_EV_CANCELED)
+            ev.ref = req_clid; /* the cancel request that did it */
+        break;
+    case DESK_EV_REJECT:
+        ev.reason = v->reason ? v->reason : DESK_REJ_VENUE;
+        open_qty(r, o, -prev_leaves);
+        set_reserve(r, o, 0);
+        desk_orders_finish(&r->orders, o);
+        bump(&r->stats->rejects, 1);
+        bump(&r->stats->reject_by_reason[ev.reason < DESK_SHM_REJECT_SLOTS ? ev.reason : 0], 1);
+        bump(&r->conn[o->connector].shm->rejects, 1);
+        bump(&r->strat[o->strategy].shm->rejects, 1);
+        break;
+    case DESK_EV_REPLACED:
+        open_qty(r, o, o->leaves_qty - prev_leaves);
+        set_reserve(r, o, o->side == DESK_BUY ? o->px : 0);
+        ev.ref = old_clid;
+        bump(&r->stats->replaced, 1);
+        break;
+    case DESK_EV_CANCEL_REJECT:
+        ev.cl_ord_id = req_clid;
+        ev.ref = o->cl_ord_id;
+        ev.reason = v->reason ? v->reason : DESK_REJ_VENUE;
+        if (!desk_ord_terminal(o->status))
+            set_reserve(r, o, o->reserve_px); /* drop a replace's extra hold */
+        break;
+    default:
+        break;
+    }
+    emit(r, o->strategy, &ev);
+}
+
+static int drain_connector(desk_router_t *r, uint32_t c, uint64_t now)
+{
+    desk_router_conn_t *cn = &r->conn[c];
+    uint32_t n = desk_spsc_peek_n(&cn->evq, DESK_ROUTER_BATCH), done = 0;
+
+    for (; done < n; done++) {
+        const desk_vevent_t *v = desk_spsc_slot(&cn->evq, done);
+        desk_order_t *o = desk_orders_by_id(&r->orders, v->order_id);
+        if (o && !has_room(r, o->strategy))
+            break; /* the strategy is behind: leave the rest in the ring */
+        apply_vevent(r, v, now);
+    }
+    if (done)
+        desk_spsc_release(&cn->evq, done);
+    return (int)done;
+}
+
+/* ---- status and housekeeping (every status interval) -------------------- */
+
+static void refresh_marks(desk_router_t *r)
+{
+    for (uint32_t i = 0; i < r->ninstr; i++) {
+        desk_quote_t q;
+        if (!desk_seqlock_read(&r->quotes[i].lock, &q, &r->quotes[i].q, sizeof q))
+            continue;
+        int64_t m = q.bid_px > 0 && q.ask_px > 0 ? q.bid_px + (q.ask_px - q.bid_px) / 2
+                                                 : q.last_px;
+        if (m > 0 && m != r->uta.pos[i].mark_px) {
+            desk_uta_mark(&r->uta, i, m);
+            r->uta_dirty = 1;
+        }
+    }
+}
+
+static void publish_orders(desk_router_t *r)
+{
+    /* Built in private memory, then copied under the seqlock. */
+    static _Thread_local struct desk_open_order snap[DESK_SHM_OPEN_ORDERS];
+    uint64_t n = 0, total = 0;
+
+    for (uint32_t i = 0; i < r->orders.capacity; i++) {
+        const desk_order_t *o = &r->orders.slot[i];
+        if (!o->in_use || desk_ord_terminal(o->status))
+            continue;
+        total++;
+        if (n == DESK_SHM_OPEN_ORDERS)
+            continue;
+        struct desk_open_order *d = &snap[n++];
+        memset(d, 0, sizeof *d);
+        d->order_id = o->order_id;
+        d->cl_ord_id = o->cl_ord_id;
+        d->instrument = o->instrument;
+        d->strategy = o->strategy;
+        d->side = o->side;
+        d->status = o->status;
+        d->ord_type = o->ord_type;
+        d->tif = o->tif;
+        d->qty = o->qty;
+        d->px = o->px;
+        d->cum_qty = o->cum_qty;
+        d->leaves_qty = o->leaves_qty;
+    }
+    struct desk_orders_shm *os = r->orders_shm;
+    desk_seqlock_write_begin(&os->lock);
+    __atomic_store_n(&os->total, total, __ATOMIC_RELAXED);
+    __atomic_store_n(&os->n, n, __ATOMIC_RELAXED);
+    desk__seq_store_words(os->o, snap, n * sizeof snap[0]);
+    desk_seqlock_write_end(&os->lock);
+}
+
+static void cancel_all(desk_router_t *r, uint32_t s, uint64_t now)
+{
+    for (uint32_t i = 0; i < r->orders.capacity; i++) {
+        desk_order_t *o = &r->orders.slot[i];
+        if (!o->in_use || o->strategy != s || desk_ord_terminal(o->status) ||
+            o->status == DESK_OS_PENDING_CANCEL || o->status == DESK_OS_PENDING_REPLACE)
+            continue;
+        if (!desk_spsc_claim_n(&r->conn[o->connector].cmd, 1)) {
+            /* Ring full: keep the request and finish on a later turn. */
+            atomic_store_explicit(&r->strat[s].cancel_all, 1, memory_order_relaxed);
+            return;
+        }
+        desk_order_pending(o, DESK_OS_PENDING_CANCEL);
+        o->req_cl_ord_id = 0; /* desk's own request, not the strategy's */
+        o->req_venue_cl = r->next_venue_cl++;
+        send_vcmd(r, o, DESK_CMD_CANCEL, o->req_venue_cl, o->venue_cl, o->qty, o->px, now);
+    }
+}
+
+void desk_router_publish(desk_router_t *r, uint64_t now_ns)
+{
+    refresh_marks(r);
+    if (r->uta_dirty) {
+        desk_uta_publish(&r->uta, r->uta_shm, now_ns);
+        r->uta_dirty = 0;
+    }
+    for (uint32_t s = 0; s < r->nstrat; s++) {
+        desk_router_strat_t *st = &r->strat[s];
+        if (!st->attached)
+            continue;
+        set_gauge(&st->shm->order_ring_depth, desk_spsc_depth(st->orders.hdr));
+        set_gauge(&st->shm->event_ring_depth, desk_spsc_depth(st->events.hdr));
+        /* Acquire pairs with the control thread's release of the request. */
+        if (atomic_exchange_explicit(&st->cancel_all, 0, memory_order_acquire))
+            cancel_all(r, s, now_ns);
+    }
+    for (uint32_t c = 0; c < r->nconn; c++) {
+        if (!r->conn[c].attached)
+            continue;
+        set_gauge(&r->conn[c].shm->cmd_ring_depth, desk_spsc_depth(r->conn[c].cmd.hdr));
+        set_gauge(&r->conn[c].shm->event_ring_depth, desk_spsc_depth(r->conn[c].evq.hdr));
+    }
+    publish_orders(r);
+    r->last_status_ns = now_ns;
+}
+
+int desk_router_poll(desk_router_t *r, uint64_t now)
+{
+    int work = 0;
+
+    for (uint32_t s = 0; s < r->nstrat; s++)
+        if (r->strat[s].attached)
+            work += drain_strategy(r, s, now);
+    for (uint32_t c = 0; c < r->nconn; c++)
+        if (r->conn[c].attached)
+            work += drain_connector(r, c, work ? desk_now_ns() : now);
+    if (work && r->uta_dirty) {
+        desk_uta_publish(&r->uta, r->uta_shm, now);
+        r->uta_dirty = 0;
+    }
+    if (now - r->last_status_ns >= r->status_interval_ns)
+        desk_router_publish(r, now);
+    /* Relaxed: a liveness signal; no data is published through it. */
+    atomic_store_explicit(&r->main->heartbeat_ns, now, memory_order_relaxed);
+    bump(&r->stats->loop_turns, 1);
+    return work;
+}
+
+void desk_idle_wait(uint32_t idle, uint64_t max_ns, uint32_t turns)
+{
+    if (idle == DESK_IDLE_SPIN || turns < 64) {
+        desk_cpu_relax();
+        return;
+    }
+    if (idle == DESK_IDLE_YIELD || turns < 128) {
+        sched_yield();
+        return;
+    }
+    /* Backoff: sleep 1 us, doubling per idle turn, up to max_ns. */
+    uint32_t k = turns - 128 < 20 ? turns - 128 : 20;
+    uint64_t ns = 1000ull << k;
+    struct timespec ts = {0, (long)(ns < max_ns ? ns : max_ns)};
+    nanosleep(&ts, NULL);
+}
+
+int desk_router_run(desk_router_t *r)
+{
+    /* Acquire pairs with the release in desk_router_stop(). */
+    while (!atomic_load_explicit(&r->stop, memory_order_acquire)) {
+        uint64_t now = desk_now_ns();
+        if (desk_router_poll(r, now)) {
+            r->idle_turns = 0;
+        } else {
+            desk_idle_wait(r->idle, r->idle_max_ns, r->idle_turns);
+            if (r->idle_turns < UINT32_MAX)
+                r->idle_turns++;
+        }
+    }
+    desk_router_publish(r, desk_now_ns());
+    return 0;
+}

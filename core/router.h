@@ -1,0 +1,139 @@
+/*
+ * router.h - the router thread: strategy rings in, guard, order table,
+ * connector rings out; venue events in, order state and UTA, strategy
+ * event rings out.
+ *
+ * One writer per piece of state: the router thread alone writes the order
+ * table, the UTA and its snapshot, the desk-wide stats and the open-order
+ * snapshot.  It reads quotes and connector health through seqlocks and the
+ * kill switch through an atomic.
+ *
+ * Each loop turn:
+ *   1. for every strategy: take up to a batch of commands from its order
+ *      ring; a command is taken only when the strategy's event ring and the
+ *      target connector's command ring both have room (otherwise it stays
+ *      in the order ring: back-pressure, never a drop);
+ *   2. for every connector: take up to a batch of venue events and apply
+ *      them; an event is taken only when its strategy's event ring has room
+ *      (a dead strategy's events are applied and counted as dropped, so a
+ *      dead process cannot stall the desk);
+ *   3. publish the UTA snapshot when it changed, refresh marks, ring depths
+ *      and the open-order snapshot every status interval, handle
+ *      cancel-all requests; heartbeat;
+ *   4. idle strategy when nothing was done.
+ * The loop allocates nothing, takes no lock and makes no syscall, except the
+ * idle strategy's sched_yield/nanosleep when there is no work (DESK_IDLE_SPIN
+ * makes none at all).
+ *
+ * Venue ClOrdID numbers (desk_vcmd.cl_ord_id) start from the wall clock in
+ * microseconds at start and count up, so they do not repeat across restarts
+ * unless more requests were sent than microseconds elapsed between the two
+ * starts; the journal (not built yet) will make this exact.
+ */
+#ifndef DESK_ROUTER_H
+#define DESK_ROUTER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "../ring/shm.h"
+#include "../ring/spsc.h"
+#include "config.h"
+#include "guard.h"
+#include "order.h"
+#include "uta.h"
+
+#define DESK_ROUTER_BATCH 64 /* messages taken from one ring per turn */
+
+typedef struct desk_router_strat {
+    desk_spsc_t orders;             /* consumer: strategy -> router */
+    desk_spsc_t events;             /* producer: router -> strategy */
+    struct desk_strat_shm *shm;     /* status block in the main segment */
+    desk_bucket_t bucket;           /* order-rate throttle */
+    _Atomic uint32_t alive;         /* 1 while its process lives; W: control */
+    _Atomic uint32_t cancel_all;    /* request to cancel its orders; W: control
+                                       sets, router clears */
+    uint8_t attached;               /* rings are set up */
+    uint8_t cancel_on_disconnect;   /* from desk.toml */
+} desk_router_strat_t;
+
+typedef struct desk_router_conn {
+    desk_spsc_t cmd;                /* producer: router -> connector */
+    desk_spsc_t evq;                /* consumer: connector -> router */
+    struct desk_conn_shm *shm;      /* status block in the main segment */
+    uint8_t venue_type;             /* desk_venue_type_t */
+    uint8_t attached;               /* rings are set up */
+} desk_router_conn_t;
+
+typedef struct desk_router {
+    const desk_config_t *cfg;             /* borrowed */
+    struct desk_main_hdr *main;           /* main segment (RW), borrowed */
+    const desk_instrument_t *instr;       /* instrument table in main */
+    struct desk_quote_slot *quotes;       /* quote table in main */
+    struct desk_stats_shm *stats;         /* W: router */
+    struct desk_uta_shm *uta_shm;         /* W: router */
+    struct desk_orders_shm *orders_shm;   /* W: router */
+    uint32_t ninstr, nconn, nstrat;       /* counts */
+    uint32_t idle;                        /* desk_idle_t */
+    uint64_t idle_max_ns;                 /* backoff's longest sleep */
+    desk_router_strat_t strat[DESK_SHM_MAX_STRATEGIES];
+    desk_router_conn_t conn[DESK_SHM_MAX_CONNECTORS];
+    desk_limits_t *limits;                /* [nstrat * ninstr] effective limits (owned) */
+    desk_orders_t orders;                 /* the order table */
+    desk_uta_t uta;                       /* the account */
+    uint64_t next_venue_cl;               /* next venue ClOrdID number */
+    uint64_t status_interval_ns;          /* how often to refresh status */
+    uint64_t last_status_ns;              /* last refresh */
+    uint32_t uta_dirty;                   /* UTA changed since last publish */
+    uint32_t idle_turns;                  /* consecutive idle turns (backoff) */
+    _Atomic uint32_t stop;                /* 1: leave the loop; W: any thread */
+} desk_router_t;
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Prepare a router over a created main segment: order table, effective
+ * limits, UTA for the configured connectors and instruments.  Returns 0, or
+ * -ENOMEM / -EINVAL with desk_errmsg().  Cold.
+ */
+int desk_router_init(desk_router_t *r, const desk_config_t *cfg, struct desk_main_hdr *main);
+void desk_router_fini(desk_router_t *r);
+
+/* Bind strategy `i`'s rings (its segment must outlive the router).  Cold. */
+int desk_router_attach_strategy(desk_router_t *r, uint32_t i, struct desk_strat_hdr *seg);
+
+/* Bind connector `i`'s two in-process rings (memory formatted by
+ * desk_spsc_init; borrowed).  Cold. */
+int desk_router_attach_connector(desk_router_t *r, uint32_t i, void *cmd_ring, size_t cmd_len,
+                                 void *ev_ring, size_t ev_len);
+
+/* Set connector i's cash and the venue's buying power in the UTA, and a
+ * starting position (from the venue at connect).  Before the router runs. */
+void desk_router_seed_cash(desk_router_t *r, uint32_t i, int64_t cash, int64_t venue_bp);
+void desk_router_seed_position(desk_router_t *r, uint32_t instrument, int64_t qty,
+                               int64_t avg_px);
+
+/* One loop turn (steps 1-3 above); returns the number of messages handled.
+ * Router thread only; tests call it directly. */
+int desk_router_poll(desk_router_t *r, uint64_t now_ns);
+
+/* Refresh marks, the UTA snapshot, depths and open orders now. */
+void desk_router_publish(desk_router_t *r, uint64_t now_ns);
+
+/* Loop until desk_router_stop(); the thread body.  Returns 0. */
+int desk_router_run(desk_router_t *r);
+
+/* Ask the loop to return (any thread). */
+void desk_router_stop(desk_router_t *r);
+
+/* The idle strategy, shared with the connector threads: `turns` counts
+ * consecutive idle turns. */
+void desk_idle_wait(uint32_t idle, uint64_t max_ns, uint32_t turns);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DESK_ROUTER_H */
