@@ -80,9 +80,9 @@ DESK_COLD int desk_attach(desk_client_t **out, const char *desk, const char *str
     c->main_len = mlen;
     c->strat = s;
     c->strat_len = slen;
-    c->instruments = (const desk_instrument_t *)((const char *)m + m->off_instruments);
-    c->quotes = (const struct desk_quote_slot *)((const char *)m + m->off_quotes);
-    c->uta = (const struct desk_uta_shm *)((const char *)m + m->off_uta);
+    c->instruments = (const desk_instrument_t *)(const void *)((const char *)m + m->off_instruments);
+    c->quotes = (const struct desk_quote_slot *)(const void *)((const char *)m + m->off_quotes);
+    c->uta = (const struct desk_uta_shm *)(const void *)((const char *)m + m->off_uta);
     c->ninstruments = m->ninstruments;
     c->nconnectors = m->nconnectors;
     c->start_mono_ns = m->start_mono_ns;
@@ -116,7 +116,7 @@ DESK_COLD void desk_detach(desk_client_t *c)
 DESK_COLD int desk_instrument_find(const desk_client_t *c, const char *symbol, const char *venue)
 {
     const struct desk_conn_shm *conns =
-        (const struct desk_conn_shm *)((const char *)c->main + c->main->off_connectors);
+        (const struct desk_conn_shm *)(const void *)((const char *)c->main + c->main->off_connectors);
 
     for (uint32_t i = 0; i < c->ninstruments; i++) {
         const desk_instrument_t *in = &c->instruments[i];

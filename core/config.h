@@ -76,9 +76,6 @@ typedef struct desk_connector_conf {
     int cpu;                    /* CPU to pin its thread to, -1 = none */
     int thread;                 /* connectors with the same thread number share
                                    one connector thread; default: own thread */
-    int64_t cash;               /* starting cash in the UTA for this venue,
-                                   money 1e-8 (the paper venue also funds its
-                                   simulated account with it) */
     uint32_t nopts;             /* entries used in opts */
     desk_opt_store_t opts[DESK_MAX_OPTS]; /* [connector.options] */
     desk_opt_t optv[DESK_MAX_OPTS];       /* views of opts, for the ABI */
@@ -129,11 +126,16 @@ typedef struct desk_config {
  * allocate it, do not put it on a small stack).  Returns 0, or:
  *   -ENOENT / -EACCES  the file cannot be read;
  *   -EBADMSG           TOML syntax error (message has the line and column);
+ *   -EISDIR / -EFBIG / -ENAMETOOLONG  a directory, a file too large, a path
+ *                      too long;
  *   -EINVAL            a schema error: unknown key, wrong type, bad value,
  *                      literal secret, duplicate name, unresolvable
- *                      credential reference; the message names the key and
- *                      the line.
- * desk_errmsg() holds the message.  Cold; not thread-safe.
+ *                      credential reference, not a regular file; the message
+ *                      names the key and the line;
+ *   -ENOMEM.
+ * desk_errmsg() holds the message.  On failure *cfg is zeroed (credentials
+ * already resolved are wiped).  connectors[i].optv points into *cfg itself:
+ * never copy or move a loaded desk_config_t.  Cold; not thread-safe.
  */
 int desk_config_load(desk_config_t *cfg, const char *path);
 

@@ -10,10 +10,12 @@ static _Thread_local char desk__errbuf[512]; /* W: owning thread only */
 int desk__err_set(int err, const char *func, int line, const char *fmt, ...)
 {
     va_list ap;
-    int n = snprintf(desk__errbuf, sizeof desk__errbuf, "%s:%d: ", func, line);
+    /* The message is for the user: no function name or line in it (a
+     * debugger finds those); callers write a sentence that stands alone. */
+    int n = 0;
 
-    if (n < 0 || (size_t)n >= sizeof desk__errbuf)
-        n = 0;
+    (void)func;
+    (void)line;
     va_start(ap, fmt);
     int m = vsnprintf(desk__errbuf + n, sizeof desk__errbuf - (size_t)n, fmt, ap);
     va_end(ap);

@@ -16,8 +16,8 @@ extern "C" {
 #endif
 
 /*
- * Record `fmt` as this thread's last error message, prefixed with the
- * function name, and return `err` unchanged so that callers can write
+ * Record `fmt` as this thread's last error message (a sentence that stands
+ * alone: it reaches users as is), and return `err` unchanged so that callers can write
  * `return DESK_ERR(-EINVAL, "...")`.  Thread-safe (thread-local storage);
  * never allocates; messages longer than 511 bytes are cut with "...".
  */

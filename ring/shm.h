@@ -280,31 +280,31 @@ void desk_shm_main_layout(struct desk_main_hdr *hdr, uint32_t ninstruments,
 /* Typed views of the main segment at its recorded offsets. */
 static inline desk_instrument_t *desk_shm_instruments(struct desk_main_hdr *h)
 {
-    return (desk_instrument_t *)((char *)h + h->off_instruments);
+    return (desk_instrument_t *)(void *)((char *)h + h->off_instruments);
 }
 static inline struct desk_quote_slot *desk_shm_quotes(struct desk_main_hdr *h)
 {
-    return (struct desk_quote_slot *)((char *)h + h->off_quotes);
+    return (struct desk_quote_slot *)(void *)((char *)h + h->off_quotes);
 }
 static inline struct desk_uta_shm *desk_shm_uta(struct desk_main_hdr *h)
 {
-    return (struct desk_uta_shm *)((char *)h + h->off_uta);
+    return (struct desk_uta_shm *)(void *)((char *)h + h->off_uta);
 }
 static inline struct desk_conn_shm *desk_shm_conns(struct desk_main_hdr *h)
 {
-    return (struct desk_conn_shm *)((char *)h + h->off_connectors);
+    return (struct desk_conn_shm *)(void *)((char *)h + h->off_connectors);
 }
 static inline struct desk_strat_shm *desk_shm_strats(struct desk_main_hdr *h)
 {
-    return (struct desk_strat_shm *)((char *)h + h->off_strategies);
+    return (struct desk_strat_shm *)(void *)((char *)h + h->off_strategies);
 }
 static inline struct desk_stats_shm *desk_shm_stats(struct desk_main_hdr *h)
 {
-    return (struct desk_stats_shm *)((char *)h + h->off_stats);
+    return (struct desk_stats_shm *)(void *)((char *)h + h->off_stats);
 }
 static inline struct desk_orders_shm *desk_shm_orders(struct desk_main_hdr *h)
 {
-    return (struct desk_orders_shm *)((char *)h + h->off_orders);
+    return (struct desk_orders_shm *)(void *)((char *)h + h->off_orders);
 }
 
 /* Bytes of the UTA snapshot prefix that is copied for these counts. */
