@@ -12,6 +12,7 @@ int desk_fixed_parse(const char *s, size_t len, int64_t *out)
     uint64_t fp = 0;   /* fractional part, in 1e-8 units */
     unsigned nfrac = 0;
     unsigned ndig = 0; /* digits seen, integer and fraction */
+    int range = 0;     /* unrepresentable; reported only if the text is a decimal */
 
     if (len == 0)
         return -EBADMSG;
@@ -21,9 +22,10 @@ int desk_fixed_parse(const char *s, size_t len, int64_t *out)
     }
     for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, ndig++) {
         /* INT64_MAX / 1e8 = 92233720368: check before multiplying. */
-        ip = ip * 10 + (uint64_t)(s[i] - '0');
         if (ip > (uint64_t)(INT64_MAX / DESK_SCALE) + 1)
-            return -ERANGE;
+            range = 1; /* keep scanning: malformed text wins over range */
+        else
+            ip = ip * 10 + (uint64_t)(s[i] - '0');
     }
     if (i < len && s[i] == '.') {
         i++;
@@ -32,12 +34,14 @@ int desk_fixed_parse(const char *s, size_t len, int64_t *out)
                 fp = fp * 10 + (uint64_t)(s[i] - '0');
                 nfrac++;
             } else if (s[i] != '0') {
-                return -ERANGE; /* would need more than 8 decimals */
+                range = 1; /* would need more than 8 decimals */
             }
         }
     }
     if (i != len || ndig == 0)
         return -EBADMSG;
+    if (range || ip > (uint64_t)(INT64_MAX / DESK_SCALE) + 1)
+        return -ERANGE;
     static const uint64_t pow10[9] = {100000000, 10000000, 1000000, 100000, 10000,
                                       1000,      100,      10,      1};
     fp *= pow10[nfrac];

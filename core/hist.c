@@ -20,7 +20,7 @@ uint64_t desk_hist_quantile(const desk_hist_t *h, double q)
 
     if (n == 0)
         return 0;
-    if (q < 0)
+    if (!(q >= 0)) /* also NaN */
         q = 0;
     if (q > 1)
         q = 1;

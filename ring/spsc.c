@@ -9,7 +9,7 @@ DESK_COLD int desk_spsc_init(void *mem, size_t len, uint32_t nslots)
 
     if (nslots < 2 || nslots > DESK_SPSC_MAX_SLOTS || (nslots & (nslots - 1)))
         return DESK_ERR(-EINVAL, "nslots=%u is not a power of two in [2, 2^24]", nslots);
-    if ((uintptr_t)mem % DESK_FALSE_SHARING)
+    if (mem == NULL || (uintptr_t)mem % DESK_FALSE_SHARING)
         return DESK_ERR(-EINVAL, "ring memory %p is not 128-byte aligned", mem);
     if (len < desk_spsc_bytes(nslots))
         return DESK_ERR(-EINVAL, "ring of %u slots needs %zu bytes, got %zu", nslots,
