@@ -225,6 +225,12 @@ static void check_strategies(struct deskd *d)
                 atomic_store_explicit(&rs->cancel_all, 1, memory_order_release);
             }
         }
+        /* Gone: it died or detached after being seen alive.  It stays gone
+         * until a new process attaches. */
+        if (alive)
+            atomic_store_explicit(&rs->gone, 0, memory_order_relaxed);
+        else if (was || pid != 0)
+            atomic_store_explicit(&rs->gone, 1, memory_order_relaxed);
         atomic_store_explicit(&rs->alive, (uint32_t)alive, memory_order_relaxed);
         atomic_store_explicit(&ss->alive, (uint32_t)alive, memory_order_relaxed);
         atomic_store_explicit(&ss->pid, pid, memory_order_relaxed);

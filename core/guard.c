@@ -89,17 +89,20 @@ static int in_hours(const desk_instrument_t *in, uint32_t minute)
     return o <= c ? minute >= o && minute < c : minute >= o || minute < c;
 }
 
-/* Take one token; 0 if the bucket is empty.  Tokens are kept in 1e-6. */
+/* Take one token; 0 if the bucket is empty.  Tokens are kept in 1e-6, and
+ * time is credited in whole microseconds: the remainder stays in last_ns, so
+ * calls closer together than 1 us still refill. */
 static int bucket_take(desk_bucket_t *b, const desk_limits_t *l, uint64_t now)
 {
     if (l->orders_per_sec == 0)
         return 1;
     int64_t cap = (int64_t)l->burst * 1000000;
     if (now > b->last_ns) {
-        /* rate tokens/s = rate * 1e6 micro-tokens per 1e9 ns. */
-        uint64_t add = (now - b->last_ns) / 1000 * l->orders_per_sec;
-        b->tokens = (int64_t)add >= cap - b->tokens ? cap : b->tokens + (int64_t)add;
-        b->last_ns = now;
+        /* rate tokens/s = rate micro-tokens per microsecond. */
+        uint64_t us = (now - b->last_ns) / 1000;
+        b->last_ns += us * 1000;
+        unsigned __int128 add = (unsigned __int128)us * l->orders_per_sec;
+        b->tokens = add >= (unsigned __int128)(cap - b->tokens) ? cap : b->tokens + (int64_t)add;
     }
     if (b->tokens < 1000000)
         return 0;

@@ -21,8 +21,9 @@
  *                                a limit without price, a stop without stop
  *   6 ORDER_TYPE, TIF            unsupported by the venue type (DESIGN.md)
  *   7 LOT_SIZE, TICK_SIZE        off the grid
- *   8 NO_QUOTE                   a market or stop order, or a collar, needs
- *                                a quote and there is none
+ *   8 NO_QUOTE                   a market order, or any order when a collar
+ *                                is set, needs a quote and there is none (a
+ *                                stop is judged at its stop price)
  *   9 MIN_NOTIONAL, MAX_ORDER_QTY, MAX_ORDER_NOTIONAL
  *  10 PRICE_COLLAR               |limit - mid| > collar_bps of mid
  *  11 MAX_POSITION, MAX_POSITION_NOTIONAL  position + this order + open

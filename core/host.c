@@ -294,7 +294,12 @@ DESK_COLD int desk_conn_thread_start(desk_conn_thread_t *t)
             desk_log("connector thread: cannot pin to CPU %d: %s", t->cpu, strerror(rc));
     }
     char name[16];
-    snprintf(name, sizeof name, "desk-conn-%.6s", t->nhosts ? t->hosts[0]->name : "");
+    /* Thread names are 15 bytes: "desk-" and the first connector's name, cut. */
+    memcpy(name, "desk-", 5);
+    const char *cn = t->nhosts ? t->hosts[0]->name : "conn";
+    size_t k = strnlen(cn, 10);
+    memcpy(name + 5, cn, k);
+    name[5 + k] = '\0';
     pthread_setname_np(t->tid, name);
     return 0;
 }

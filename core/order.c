@@ -56,6 +56,8 @@ static struct desk_clid_entry *clid_find(const desk_orders_t *t, uint16_t strate
 
 int desk_orders_clid_add(desk_orders_t *t, uint16_t strategy, uint64_t cl_ord_id, uint32_t slot)
 {
+    if (cl_ord_id == 0)
+        return -EINVAL; /* 0 marks an empty entry: never a valid ClOrdID */
     /* Keep the index at most 3/4 full so probes stay short and one empty
      * entry always ends a probe. */
     if (t->clid_used * 4 >= (t->clid_mask + 1) * 3)
@@ -192,6 +194,13 @@ desk_ord_result_t desk_order_apply(desk_order_t *o, const desk_vevent_t *ev)
 {
     switch (ev->type) {
     case DESK_EV_ACK:
+        if ((o->status == DESK_OS_PENDING_CANCEL || o->status == DESK_OS_PENDING_REPLACE) &&
+            o->prev_status == DESK_OS_PENDING_NEW) {
+            /* A cancel or replace sent before the ack: the ack still counts,
+             * and a later refusal of the request returns the order to New. */
+            o->prev_status = DESK_OS_NEW;
+            return DESK_ORD_APPLIED;
+        }
         if (o->status != DESK_OS_PENDING_NEW)
             return DESK_ORD_INVALID;
         o->status = DESK_OS_NEW;
@@ -207,8 +216,14 @@ desk_ord_result_t desk_order_apply(desk_order_t *o, const desk_vevent_t *ev)
         o->req_cl_ord_id = 0;
         return DESK_ORD_APPLIED;
     case DESK_EV_REJECT:
-        if (o->status != DESK_OS_PENDING_NEW)
+        /* The venue refused the order itself, possibly while a cancel or
+         * replace sent before its ack was in flight. */
+        if (o->status != DESK_OS_PENDING_NEW &&
+            !((o->status == DESK_OS_PENDING_CANCEL || o->status == DESK_OS_PENDING_REPLACE) &&
+              o->prev_status == DESK_OS_PENDING_NEW))
             return DESK_ORD_INVALID;
+        o->req_cl_ord_id = 0;
+        o->req_venue_cl = 0;
         o->status = DESK_OS_REJECTED;
         o->leaves_qty = 0;
         return DESK_ORD_APPLIED;

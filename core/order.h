@@ -71,7 +71,8 @@ typedef struct desk_order {
     uint64_t submit_ns;       /* strategy's submit stamp (latency stages) */
     uint64_t exec_ids[DESK_ORDER_EXEC_MEMORY]; /* last exec ids applied */
     uint32_t next_free;       /* free-list link (slot index), when !in_use */
-    uint32_t pad_;
+    uint8_t open_counted;     /* counted in the strategy's open orders (router) */
+    uint8_t pad_[3];
 } desk_order_t;
 
 /* Seen-ClOrdID index entry: (strategy, cl_ord_id) -> slot. */
@@ -114,7 +115,8 @@ void desk_orders_fini(desk_orders_t *t);
 
 /*
  * Record (strategy, cl_ord_id) as used today.  Returns 0, -EEXIST if it was
- * seen before (duplicate ClOrdID), or -ENOSPC if the index is full.  `slot`
+ * seen before (duplicate ClOrdID), -EINVAL for cl_ord_id 0, or -ENOSPC if
+ * the index is full (it holds 3 * capacity ClOrdIDs: a day's limit).  `slot`
  * is the order it names (UINT32_MAX for a request with no order of its own).
  */
 int desk_orders_clid_add(desk_orders_t *t, uint16_t strategy, uint64_t cl_ord_id, uint32_t slot);

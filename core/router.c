@@ -194,7 +194,7 @@ static inline int has_room(desk_router_t *r, uint32_t s)
     if (desk_spsc_claim_n(&st->events, 1))
         return 1;
     bump(&st->shm->event_ring_full, 1);
-    return !atomic_load_explicit(&st->alive, memory_order_relaxed);
+    return (int)atomic_load_explicit(&st->gone, memory_order_relaxed);
 }
 
 static void reject_cmd(desk_router_t *r, uint32_t s, const desk_cmd_t *c, desk_reject_t why,
@@ -241,8 +241,15 @@ static inline void send_vcmd(desk_router_t *r, const desk_order_t *o, uint8_t ty
                              uint64_t now)
 {
     desk_router_conn_t *cn = &r->conn[o->connector];
-    desk_vcmd_t *v = desk_spsc_claim(&cn->cmd); /* room was checked */
+    desk_vcmd_t *v = desk_spsc_claim(&cn->cmd);
 
+    if (DESK_UNLIKELY(v == NULL)) {
+        /* Unreachable: every caller checked for room first.  Should it ever
+         * happen, the order stays pending in the table (never silently
+         * dropped) and desk status shows the anomaly. */
+        bump(&r->stats->invalid_events, 1);
+        return;
+    }
     v->type = type;
     v->side = o->side;
     v->ord_type = o->ord_type;
@@ -343,13 +350,17 @@ static void handle_new(desk_router_t *r, uint32_t s, const desk_cmd_t *c, uint64
 
 static void handle_cancel_replace(desk_router_t *r, uint32_t s, const desk_cmd_t *c, uint64_t now)
 {
-    desk_order_t *o;
+    desk_order_t *o = desk_orders_by_clid(&r->orders, (uint16_t)s, c->orig_cl_ord_id);
 
-    if (desk_orders_clid_add(&r->orders, (uint16_t)s, c->cl_ord_id, UINT32_MAX) < 0) {
-        reject_cmd(r, s, c, DESK_REJ_DUPLICATE_CLORDID, 0);
+    /* The request's ClOrdID is bound to the order's slot: after a replace it
+     * becomes the order's id and must find it. */
+    int rc = desk_orders_clid_add(&r->orders, (uint16_t)s, c->cl_ord_id,
+                                  o ? desk_order_slot(o) : UINT32_MAX);
+    if (rc < 0) {
+        reject_cmd(r, s, c,
+                   rc == -EEXIST ? DESK_REJ_DUPLICATE_CLORDID : DESK_REJ_ORDER_TABLE_FULL, 0);
         return;
     }
-    o = desk_orders_by_clid(&r->orders, (uint16_t)s, c->orig_cl_ord_id);
     if (o == NULL) {
         reject_cmd(r, s, c,
                    desk_orders_clid_seen(&r->orders, (uint16_t)s, c->orig_cl_ord_id)
@@ -449,7 +460,9 @@ static int drain_strategy(desk_router_t *r, uint32_t s, uint64_t now)
             desk_hist_record(&r->stats->stage[DESK_STAGE_SUBMIT_ROUTER], now - c->submit_ns);
         bump(&r->stats->cmds, 1);
         bump(&st->shm->cmds, 1);
-        switch (c->type) {
+        if (DESK_UNLIKELY(c->cl_ord_id == 0)) /* libdesk refuses it; a raw writer may not */
+            reject_cmd(r, s, c, DESK_REJ_BAD_COMMAND, 0);
+        else switch (c->type) {
         case DESK_CMD_NEW:
             handle_new(r, s, c, now);
             break;
@@ -470,12 +483,26 @@ static int drain_strategy(desk_router_t *r, uint32_t s, uint64_t now)
 
 /* ---- events from venues --------------------------------------------------- */
 
+/* The strategy's open-order gauge counts an order from its ack (or first
+ * fill) until it is done. */
+static inline void count_open(desk_router_t *r, desk_order_t *o, int up)
+{
+    if (up && !o->open_counted) {
+        o->open_counted = 1;
+        bump(&r->strat[o->strategy].shm->open_orders, 1);
+    } else if (!up && o->open_counted) {
+        o->open_counted = 0;
+        bump(&r->strat[o->strategy].shm->open_orders, (uint64_t)-1);
+    }
+}
+
+/* A done order gives back its open quantity and reservation. */
 static void finish(desk_router_t *r, desk_order_t *o, int64_t prev_leaves)
 {
     open_qty(r, o, -prev_leaves);
     set_reserve(r, o, 0);
+    count_open(r, o, 0);
     desk_orders_finish(&r->orders, o);
-    bump(&r->strat[o->strategy].shm->open_orders, (uint64_t)-1);
 }
 
 static void apply_vevent(desk_router_t *r, const desk_vevent_t *v, uint64_t now)
@@ -486,7 +513,6 @@ static void apply_vevent(desk_router_t *r, const desk_vevent_t *v, uint64_t now)
         bump(&r->stats->invalid_events, 1);
         return;
     }
-    uint8_t before = o->status;
     int64_t prev_leaves = o->leaves_qty;
     uint64_t req_clid = o->req_cl_ord_id;
     uint64_t old_clid = o->cl_ord_id;
@@ -513,13 +539,12 @@ static void apply_vevent(desk_router_t *r, const desk_vevent_t *v, uint64_t now)
     switch (v->type) {
     case DESK_EV_ACK:
         bump(&r->conn[o->connector].shm->acks, 1);
-        bump(&r->strat[o->strategy].shm->open_orders, 1);
+        count_open(r, o, 1);
         if (o->submit_ns && now > o->submit_ns)
             desk_hist_record(&r->stats->stage[DESK_STAGE_SUBMIT_ACK], now - o->submit_ns);
         break;
     case DESK_EV_FILL:
-        if (before == DESK_OS_PENDING_NEW) /* filled before its ack: it was live */
-            bump(&r->strat[o->strategy].shm->open_orders, 1);
+        count_open(r, o, 1); /* a fill before the ack: it was live */
         (void)desk_uta_fill(&r->uta, o->instrument, o->side, v->last_px, v->last_qty, v->fee);
         open_qty(r, o, -v->last_qty);
         set_reserve(r, o, o->reserve_px);
@@ -534,28 +559,20 @@ static void apply_vevent(desk_router_t *r, const desk_vevent_t *v, uint64_t now)
             desk_hist_record(&r->stats->stage[DESK_STAGE_SUBMIT_FILL], now - o->submit_ns);
         }
         if (o->status == DESK_OS_FILLED) {
-            bump(&r->strat[o->strategy].shm->open_orders, (uint64_t)-1);
+            count_open(r, o, 0);
             desk_orders_finish(&r->orders, o);
         }
         break;
     case DESK_EV_CANCELED:
     case DESK_EV_EXPIRED:
         bump(v->type == DESK_EV_CANCELED ? &r->stats->cancels : &r->stats->expired, 1);
-        if (before != DESK_OS_PENDING_NEW)
-            finish(r, o, prev_leaves);
-        else {
-            open_qty(r, o, -prev_leaves);
-            set_reserve(r, o, 0);
-            desk_orders_finish(&r->orders, o);
-        }
+        finish(r, o, prev_leaves);
         if (req_clid && v->type == DESK_EV_CANCELED)
             ev.ref = req_clid; /* the cancel request that did it */
         break;
     case DESK_EV_REJECT:
         ev.reason = v->reason ? v->reason : DESK_REJ_VENUE;
-        open_qty(r, o, -prev_leaves);
-        set_reserve(r, o, 0);
-        desk_orders_finish(&r->orders, o);
+        finish(r, o, prev_leaves);
         bump(&r->stats->rejects, 1);
         bump(&r->stats->reject_by_reason[ev.reason < DESK_SHM_REJECT_SLOTS ? ev.reason : 0], 1);
         bump(&r->conn[o->connector].shm->rejects, 1);

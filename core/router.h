@@ -15,8 +15,9 @@
  *      in the order ring: back-pressure, never a drop);
  *   2. for every connector: take up to a batch of venue events and apply
  *      them; an event is taken only when its strategy's event ring has room
- *      (a dead strategy's events are applied and counted as dropped, so a
- *      dead process cannot stall the desk);
+ *      (the events of a strategy whose process is gone are applied and
+ *      counted as undelivered, so a dead process cannot stall the desk; a
+ *      live one that does not poll stalls its connectors: back-pressure);
  *   3. publish the UTA snapshot when it changed, refresh marks, ring depths
  *      and the open-order snapshot every status interval, handle
  *      cancel-all requests; heartbeat;
@@ -51,6 +52,10 @@ typedef struct desk_router_strat {
     struct desk_strat_shm *shm;     /* status block in the main segment */
     desk_bucket_t bucket;           /* order-rate throttle */
     _Atomic uint32_t alive;         /* 1 while its process lives; W: control */
+    _Atomic uint32_t gone;          /* 1 once its process was seen to die or
+                                       detach (events are then applied but not
+                                       delivered); 0 again on a new attach.
+                                       W: control */
     _Atomic uint32_t cancel_all;    /* request to cancel its orders; W: control
                                        sets, router clears */
     uint8_t attached;               /* rings are set up */

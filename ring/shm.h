@@ -98,7 +98,7 @@ struct desk_quote_slot {
 /* UTA per venue, as published (money in 1e-8). */
 struct desk_uta_venue {
     int64_t cash;           /* cash balance after fills and fees */
-    int64_t reserved;       /* held for open buy orders (notional + fee) */
+    int64_t reserved;       /* held for open buy orders (notional; fees are not reserved) */
     int64_t buying_power;   /* cash - reserved (cash accounts) */
     int64_t equity;         /* cash + marked positions of this venue */
     int64_t realized_pnl;   /* today's realized PnL, after fees */
