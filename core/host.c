@@ -265,6 +265,7 @@ static void *conn_thread_main(void *arg)
     desk_conn_thread_t *t = arg;
     uint32_t idle_turns = 0;
 
+    desk_idle_prepare(t->idle);
     /* Acquire pairs with the release in desk_conn_thread_stop(). */
     while (!atomic_load_explicit(&t->stop, memory_order_acquire)) {
         if (desk_conn_thread_poll(t, desk_now_ns())) {

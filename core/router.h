@@ -137,6 +137,9 @@ void desk_router_stop(desk_router_t *r);
  * consecutive idle turns. */
 void desk_idle_wait(uint32_t idle, uint64_t max_ns, uint32_t turns);
 
+/* Set up the calling thread for its idle strategy (timer slack).  Cold. */
+void desk_idle_prepare(uint32_t idle);
+
 #ifdef __cplusplus
 }
 #endif

@@ -129,7 +129,7 @@ static void test_example(void **state)
     assert_int_equal(cc->nopts, 7);
     static const char *const kv[][2] = {
         {"data", "binance_spot_btcusdt_2024-08-08/btcusdt_20240808.gz"},
-        {"speed", "20"},
+        {"speed", "15"},
         {"fee_bps", "1"},
         {"maker_fee_bps", "0"},
         {"latency_us", "50"},
