@@ -15,7 +15,9 @@
  *   - skews by inventory: it does not quote a side whose fill could push
  *     |position| above --max-pos (counting its other open orders), and
  *     follows the kill switch (HALTED: nothing new; REDUCING: only the side
- *     that reduces the position);
+ *     that reduces the position); once the venue refuses a sell for want of
+ *     inventory (VENUE_CASH: a spot cash account cannot go short) it offers
+ *     only what it holds;
  *   - every --take-every quote updates, sends one small IOC taker order that
  *     reduces the inventory or, when flat, follows the last trade's
  *     direction; if its own resting quote on the other side would be hit by
@@ -206,6 +208,7 @@ struct mm {
     struct mm_counts n;
     struct mm_book b;
     int deskd_gone;              /* deskd stopped or its heartbeat went stale */
+    int long_only;               /* the venue refused a short sale: sell inventory only */
     uint64_t last_event_ns;      /* desk_now() of the last event applied */
 };
 
@@ -373,6 +376,10 @@ static void mm_event(struct mm *m, const desk_event_t *ev)
         if (o == NULL)
             break;
         m->side_wait_ns[o->side] = desk_now() + MM_BACKOFF_NS;
+        /* A spot venue (a cash account) refuses to sell what we do not hold:
+         * from now on only inventory is offered. */
+        if (ev->reason == DESK_REJ_VENUE_CASH && o->side == DESK_SELL && !by_req)
+            m->long_only = 1;
         if (by_req) { /* a refused cancel/replace leaves the order as it was */
             o->req_id = 0;
             o->state = MM_OPEN;
@@ -518,7 +525,7 @@ static int mm_side_ok(const struct mm *m, uint8_t side, int64_t qty, const struc
         return worst <= m->o.max_pos;
     }
     int64_t worst = pos - mm_open_qty(m, DESK_SELL, skip) - qty;
-    if (k == DESK_KILL_REDUCING && worst < 0)
+    if ((k == DESK_KILL_REDUCING || m->long_only) && worst < 0)
         return 0;
     return worst >= -m->o.max_pos;
 }
@@ -718,12 +725,13 @@ static void mm_summary(const struct mm *m, const char *why, uint64_t ran_ns, int
                "\"sell_notional\":\"%s\",\"position\":\"%s\",\"avg_px\":\"%s\","
                "\"cash_change\":\"%s\",\"fees\":\"%s\",\"mark_px\":\"%s\","
                "\"realized_pnl\":\"%s\",\"unrealized_pnl\":\"%s\",\"pnl\":\"%s\","
-               "\"max_abs_position\":\"%s\",\"open_orders_left\":%d",
+               "\"max_abs_position\":\"%s\",\"long_only\":%s,\"open_orders_left\":%d",
                mm_fx(b[0], n->buy_qty, 0), mm_fx(b[1], n->sell_qty, 0),
                mm_fx(b[2], n->buy_notional, 0), mm_fx(b[3], n->sell_notional, 0),
                mm_fx(b[4], m->b.pos, 0), mm_fx(b[5], m->b.avg_px, 0), mm_fx(b[6], m->b.cash, 0),
                mm_fx(b[7], m->b.fees, 0), mm_fx(b[8], mark, 0), mm_fx(b[9], m->b.realized, 0),
-               mm_fx(b[10], unreal, 0), mm_fx(b[11], pnl, 0), mm_fx(b[14], m->b.max_abs, 0), left);
+               mm_fx(b[10], unreal, 0), mm_fx(b[11], pnl, 0), mm_fx(b[14], m->b.max_abs, 0),
+               m->long_only ? "true" : "false", left);
         if (have_uta)
             printf(",\"uta_position_change\":\"%s\",\"uta_cash_change\":\"%s\"",
                    mm_fx(b[12], uta_pos->qty, 0), mm_fx(b[13], uta1->cash - uta0->cash, 0));
@@ -758,6 +766,8 @@ static void mm_summary(const struct mm *m, const char *why, uint64_t ran_ns, int
     if (have_uta)
         printf("  deskd     UTA position change %s, UTA cash change %s\n", mm_fx(b[13], uta_pos->qty, 0),
                mm_fx(b[14], uta1->cash - uta0->cash, 2));
+    if (m->long_only)
+        printf("  note      the venue refused a short sale (VENUE_CASH): sold inventory only\n");
     printf("  open orders left %d\n", left);
 }
 

@@ -20,6 +20,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -337,40 +338,179 @@ static const char *st_reject_name(unsigned r, char *buf, size_t cap)
 
 /* ---- text ----------------------------------------------------------------- */
 
-static void st_text_lat_row(FILE *f, struct st_fx *r, const char *name, const struct st_lat *l)
-{
-    if (l->count == 0) {
-        fprintf(f, "  %-22s %10d %10s %10s %10s %10s %10s\n", name, 0, "-", "-", "-", "-", "-");
-        return;
-    }
-    fprintf(f, "  %-22s %10" PRIu64 " %10s %10s %10s %10s %10s\n", name, l->count,
-            st_dur(r, l->p50), st_dur(r, l->p99), st_dur(r, l->p999), st_dur(r, l->max),
-            st_dur(r, l->mean));
-}
+/*
+ * Tables sized to their content.  Exact fixed-point figures can be wide
+ * ("-12345.67891234"), so each table measures its cells first; a table that
+ * would be wider than ST_WIDTH is printed as one block of "header value"
+ * items per row instead, wrapped at ST_WIDTH.
+ */
+#define ST_COLS 12 /* most columns of a table */
+#define ST_CELL 40 /* bytes per cell: names are < 32, numbers < 24 */
+#define ST_NOTE 64 /* bytes of a row's note line (a health reason) */
+#define ST_GAP 2   /* spaces between columns */
 
-/* Print "  key value" items, wrapping before ST_WIDTH columns. */
-struct st_wrap {
-    FILE *f;       /* output */
-    int col;       /* current column */
-    int indent;    /* continuation indent */
+struct st_tab {
+    int ncols;                       /* columns in use */
+    const char *hdr[ST_COLS];        /* headers; hdr[0] is the section title */
+    unsigned right;                  /* bit i set: right-align column i */
+    int nrows, cap;                  /* rows used and allocated */
+    char (*cell)[ST_COLS][ST_CELL];  /* cell text (owned) */
+    char (*note)[ST_NOTE];           /* an optional line under each row (owned) */
 };
 
-static void st_wrap_item(struct st_wrap *w, const char *key, uint64_t v)
+static void st_tab_init(struct st_tab *t, unsigned right, const char *const *hdr, int ncols)
 {
-    char item[96];
-    int n = snprintf(item, sizeof item, "%s %" PRIu64, key, v);
+    memset(t, 0, sizeof *t);
+    t->ncols = ncols < ST_COLS ? ncols : ST_COLS;
+    t->right = right;
+    for (int i = 0; i < t->ncols; i++)
+        t->hdr[i] = hdr[i];
+}
 
-    if (w->col + 2 + n > ST_WIDTH) {
+/* A new empty row, or -1 if out of memory (the row is then left out). */
+static int st_tab_row(struct st_tab *t)
+{
+    if (t->nrows == t->cap) {
+        int cap = t->cap ? 2 * t->cap : 16;
+        void *c = realloc(t->cell, (size_t)cap * sizeof t->cell[0]);
+        if (c == NULL)
+            return -1;
+        t->cell = c;
+        void *n = realloc(t->note, (size_t)cap * sizeof t->note[0]);
+        if (n == NULL)
+            return -1;
+        t->note = n;
+        t->cap = cap;
+    }
+    memset(t->cell[t->nrows], 0, sizeof t->cell[0]);
+    t->note[t->nrows][0] = '\0';
+    return t->nrows++;
+}
+
+static void st_tab_set(struct st_tab *t, int row, int col, const char *fmt, ...) DESK_PRINTF(4, 5);
+
+static void st_tab_set(struct st_tab *t, int row, int col, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (row < 0 || col >= t->ncols)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(t->cell[row][col], ST_CELL, fmt, ap);
+    va_end(ap);
+}
+
+static void st_tab_print(FILE *f, struct st_tab *t)
+{
+    int w[ST_COLS], total = 2 + ST_GAP * (t->ncols - 1);
+
+    for (int c = 0; c < t->ncols; c++) {
+        int h = (int)strlen(t->hdr[c]) - (c == 0 ? 2 : 0); /* the title sits in the indent */
+        w[c] = h > 0 ? h : 0;
+        for (int r = 0; r < t->nrows; r++) {
+            int n = (int)strlen(t->cell[r][c]);
+            w[c] = n > w[c] ? n : w[c];
+        }
+        total += w[c];
+    }
+    if (total <= ST_WIDTH) {
+        for (int c = 0; c < t->ncols; c++) {
+            int wc = c == 0 ? w[0] + 2 : w[c];
+            int rc = (t->right >> c) & 1u;
+            fprintf(f, "%*s", c ? ST_GAP : 0, "");
+            fprintf(f, rc ? "%*s" : "%-*s", c == t->ncols - 1 && !rc ? 0 : wc, t->hdr[c]);
+        }
+        fputc('\n', f);
+        for (int r = 0; r < t->nrows; r++) {
+            fputs("  ", f);
+            for (int c = 0; c < t->ncols; c++) {
+                int rc = (t->right >> c) & 1u;
+                fprintf(f, "%*s", c ? ST_GAP : 0, "");
+                /* No padding after a left-aligned last column. */
+                fprintf(f, rc ? "%*s" : "%-*s", c == t->ncols - 1 && !rc ? 0 : w[c],
+                        t->cell[r][c]);
+            }
+            fputc('\n', f);
+            if (t->note[r][0])
+                fprintf(f, "    %s\n", t->note[r]);
+        }
+        return;
+    }
+    /* Too wide: one wrapped block per row. */
+    fprintf(f, "%s\n", t->hdr[0]);
+    for (int r = 0; r < t->nrows; r++) {
+        int col = fprintf(f, "  %s", t->cell[r][0]);
+        for (int c = 1; c < t->ncols; c++) {
+            int n = (int)(strlen(t->hdr[c]) + strlen(t->cell[r][c])) + 3;
+            if (col + n > ST_WIDTH) {
+                fputs("\n   ", f);
+                col = 3;
+            }
+            col += fprintf(f, "  %s %s", t->hdr[c], t->cell[r][c]);
+        }
+        fputc('\n', f);
+        if (t->note[r][0])
+            fprintf(f, "    %s\n", t->note[r]);
+    }
+}
+
+static void st_tab_fini(struct st_tab *t)
+{
+    free(t->cell);
+    free(t->note);
+    memset(t, 0, sizeof *t);
+}
+
+/* Print "  key value" items after a title, wrapping before ST_WIDTH. */
+struct st_wrap {
+    FILE *f;    /* output */
+    int col;    /* current column */
+    int indent; /* continuation indent */
+};
+
+static void st_wrap_item(struct st_wrap *w, const char *key, const char *val)
+{
+    int n = (int)(strlen(key) + strlen(val)) + 3;
+
+    if (w->col + n > ST_WIDTH) {
         fprintf(w->f, "\n%*s", w->indent, "");
         w->col = w->indent;
     }
-    w->col += fprintf(w->f, "  %s", item);
+    w->col += fprintf(w->f, "  %s %s", key, val);
+}
+
+static void st_wrap_u64(struct st_wrap *w, const char *key, uint64_t v)
+{
+    char b[24];
+
+    snprintf(b, sizeof b, "%" PRIu64, v);
+    st_wrap_item(w, key, b);
+}
+
+static void st_text_lat_row(struct st_tab *t, struct st_fx *r, const char *name,
+                            const struct st_lat *l)
+{
+    int row = st_tab_row(t);
+
+    st_tab_set(t, row, 0, "%s", name);
+    st_tab_set(t, row, 1, "%" PRIu64, l->count);
+    if (l->count == 0) {
+        for (int c = 2; c <= 6; c++)
+            st_tab_set(t, row, c, "-");
+        return;
+    }
+    st_tab_set(t, row, 2, "%s", st_dur(r, l->p50));
+    st_tab_set(t, row, 3, "%s", st_dur(r, l->p99));
+    st_tab_set(t, row, 4, "%s", st_dur(r, l->p999));
+    st_tab_set(t, row, 5, "%s", st_dur(r, l->max));
+    st_tab_set(t, row, 6, "%s", st_dur(r, l->mean));
 }
 
 static void st_text(FILE *f, const struct st_snap *s)
 {
     struct st_fx rb = {.next = 0};
     struct st_fx *r = &rb;
+    struct st_tab t;
 
     /* Header. */
     char started[40] = "?";
@@ -389,104 +529,156 @@ static void st_text(FILE *f, const struct st_snap *s)
 
     /* Connectors: health, then flow. */
     const struct desk_conn_shm *conn = desk_shm_conns(s->hw);
-    fprintf(f, "\n%-16s %-9s %-9s %-9s %9s %12s %10s\n", "CONNECTORS", "type", "venue",
-            "health", "for", "last quote", "quotes");
+    static const char *const ch[] = {"CONNECTORS", "type", "venue", "health", "for",
+                                     "last quote", "quotes"};
+    st_tab_init(&t, 0x70u, ch, 7);
     for (uint32_t i = 0; i < s->nconn; i++) {
         const struct desk_conn_health *hl = &s->health[i];
         uint64_t lq = st_ld(&conn[i].last_quote_ns);
-        fprintf(f, "  %-14s %-9s %-9s %-9s %9s %12s %10" PRIu64 "\n", s->conn_name[i],
-                s->conn_type[i], st_venue_name(conn[i].venue_type),
-                s->health_ok[i] ? desk_health_name((unsigned)hl->state) : "?",
-                hl->since_ns ? st_dur(r, st_age(s->now, hl->since_ns)) : "-",
-                lq ? st_dur(r, st_age(s->now, lq)) : "never", st_ld(&conn[i].quotes));
-        if (hl->reason[0])
-            fprintf(f, "    reason: %s\n", hl->reason);
+        int row = st_tab_row(&t);
+        st_tab_set(&t, row, 0, "%s", s->conn_name[i]);
+        st_tab_set(&t, row, 1, "%s", s->conn_type[i]);
+        st_tab_set(&t, row, 2, "%s", st_venue_name(conn[i].venue_type));
+        st_tab_set(&t, row, 3, "%s",
+                   s->health_ok[i] ? desk_health_name((unsigned)hl->state) : "?");
+        st_tab_set(&t, row, 4, "%s", hl->since_ns ? st_dur(r, st_age(s->now, hl->since_ns)) : "-");
+        st_tab_set(&t, row, 5, "%s", lq ? st_dur(r, st_age(s->now, lq)) : "never");
+        st_tab_set(&t, row, 6, "%" PRIu64, st_ld(&conn[i].quotes));
+        if (row >= 0 && hl->reason[0])
+            snprintf(t.note[row], ST_NOTE, "reason: %s", hl->reason);
     }
+    fputc('\n', f);
+    st_tab_print(f, &t);
+    st_tab_fini(&t);
     if (s->nconn) {
-        fprintf(f, "  %-14s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "flow", "cmds", "events",
-                "routed", "acks", "fills", "rejects", "backpr", "cmd ring", "ev ring");
-        for (uint32_t i = 0; i < s->nconn; i++)
-            fprintf(f,
-                    "  %-14s %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64
-                    " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 "\n",
-                    s->conn_name[i], st_ld(&conn[i].cmds), st_ld(&conn[i].vevents),
-                    st_ld(&conn[i].routed), st_ld(&conn[i].acks), st_ld(&conn[i].fills),
-                    st_ld(&conn[i].rejects), st_ld(&conn[i].backpressure),
-                    st_ld(&conn[i].cmd_ring_depth), st_ld(&conn[i].event_ring_depth));
+        static const char *const fh[] = {"  flow",  "cmds",    "events", "routed",
+                                         "acks",    "fills",   "rejects", "backpr",
+                                         "cmd ring", "ev ring"};
+        st_tab_init(&t, 0x3feu, fh, 10);
+        for (uint32_t i = 0; i < s->nconn; i++) {
+            int row = st_tab_row(&t);
+            st_tab_set(&t, row, 0, "%s", s->conn_name[i]);
+            st_tab_set(&t, row, 1, "%" PRIu64, st_ld(&conn[i].cmds));
+            st_tab_set(&t, row, 2, "%" PRIu64, st_ld(&conn[i].vevents));
+            st_tab_set(&t, row, 3, "%" PRIu64, st_ld(&conn[i].routed));
+            st_tab_set(&t, row, 4, "%" PRIu64, st_ld(&conn[i].acks));
+            st_tab_set(&t, row, 5, "%" PRIu64, st_ld(&conn[i].fills));
+            st_tab_set(&t, row, 6, "%" PRIu64, st_ld(&conn[i].rejects));
+            st_tab_set(&t, row, 7, "%" PRIu64, st_ld(&conn[i].backpressure));
+            st_tab_set(&t, row, 8, "%" PRIu64, st_ld(&conn[i].cmd_ring_depth));
+            st_tab_set(&t, row, 9, "%" PRIu64, st_ld(&conn[i].event_ring_depth));
+        }
+        st_tab_print(f, &t);
+        st_tab_fini(&t);
     }
 
     /* Quotes. */
-    fprintf(f, "\n%-14s %-10s %13s %10s %13s %10s %12s %8s\n", "QUOTES", "venue", "bid", "size",
-            "ask", "size", "last", "age");
+    static const char *const qh[] = {"QUOTES", "venue", "bid", "size", "ask", "size", "last",
+                                     "age"};
+    st_tab_init(&t, 0xfcu, qh, 8);
     for (uint32_t i = 0; i < s->ninst; i++) {
         const desk_quote_t *q = &s->quote[i];
+        int row = st_tab_row(&t);
+        st_tab_set(&t, row, 0, "%s", s->inst[i].symbol);
+        st_tab_set(&t, row, 1, "%s", st_inst_venue(s, i));
         if (!s->have_quote[i]) {
-            fprintf(f, "  %-12s %-10s %13s\n", s->inst[i].symbol, st_inst_venue(s, i),
-                    "no quote yet");
+            for (int c = 2; c <= 6; c++)
+                st_tab_set(&t, row, c, "-");
+            st_tab_set(&t, row, 7, "no quote yet");
             continue;
         }
-        fprintf(f, "  %-12s %-10s %13s %10s %13s %10s %12s %8s\n", s->inst[i].symbol,
-                st_inst_venue(s, i), q->bid_px ? st_fx(r, q->bid_px, 0) : "-",
-                q->bid_px ? st_fx(r, q->bid_qty, 0) : "-", q->ask_px ? st_fx(r, q->ask_px, 0) : "-",
-                q->ask_px ? st_fx(r, q->ask_qty, 0) : "-", q->last_px ? st_fx(r, q->last_px, 0) : "-",
-                st_dur(r, st_age(s->now, q->recv_ns)));
+        st_tab_set(&t, row, 2, "%s", q->bid_px ? st_fx(r, q->bid_px, 0) : "-");
+        st_tab_set(&t, row, 3, "%s", q->bid_px ? st_fx(r, q->bid_qty, 0) : "-");
+        st_tab_set(&t, row, 4, "%s", q->ask_px ? st_fx(r, q->ask_px, 0) : "-");
+        st_tab_set(&t, row, 5, "%s", q->ask_px ? st_fx(r, q->ask_qty, 0) : "-");
+        st_tab_set(&t, row, 6, "%s", q->last_px ? st_fx(r, q->last_px, 0) : "-");
+        st_tab_set(&t, row, 7, "%s", st_dur(r, st_age(s->now, q->recv_ns)));
     }
+    fputc('\n', f);
+    st_tab_print(f, &t);
+    st_tab_fini(&t);
 
     /* The UTA. */
     if (!s->have_uta) {
         fprintf(f, "\nACCOUNT (UTA)   no snapshot yet\n");
     } else {
-        const struct desk_uta_totals *t = &s->uta.t;
-        fprintf(f, "\nACCOUNT (UTA)   updated %s ago\n", st_dur(r, st_age(s->now, t->updated_ns)));
-        fprintf(f, "  %-13s %15s   %-13s %15s   %-13s %15s\n", "cash", st_fx(r, t->cash, 2),
-                "reserved", st_fx(r, t->reserved, 2), "buying power",
-                st_fx(r, t->buying_power, 2));
-        fprintf(f, "  %-13s %15s   %-13s %15s   %-13s %15s\n", "NAV", st_fx(r, t->nav, 2),
-                "realized PnL", st_fx(r, t->realized_pnl, 2), "unrealized", 
-                st_fx(r, t->unrealized_pnl, 2));
-        fprintf(f, "  %-13s %15s\n", "fees", st_fx(r, t->fees, 2));
-        fprintf(f, "  %-10s %13s %11s %13s %13s %10s %10s %9s\n", "venue", "cash", "reserved",
-                "buying power", "equity", "realized", "unrealized", "fees");
+        const struct desk_uta_totals *u = &s->uta.t;
+        fprintf(f, "\nACCOUNT (UTA)   updated %s ago\n", st_dur(r, st_age(s->now, u->updated_ns)));
+        fprintf(f, "  %-13s %15s   %-13s %15s   %-13s %15s\n", "cash", st_fx(r, u->cash, 2),
+                "reserved", st_fx(r, u->reserved, 2), "buying power",
+                st_fx(r, u->buying_power, 2));
+        fprintf(f, "  %-13s %15s   %-13s %15s   %-13s %15s\n", "NAV", st_fx(r, u->nav, 2),
+                "realized PnL", st_fx(r, u->realized_pnl, 2), "unrealized",
+                st_fx(r, u->unrealized_pnl, 2));
+        fprintf(f, "  %-13s %15s\n", "fees", st_fx(r, u->fees, 2));
+        static const char *const vh[] = {"  venue",  "cash",     "reserved",   "buying power",
+                                         "equity",   "realized", "unrealized", "fees",
+                                         "venue bp"};
+        st_tab_init(&t, 0x1feu, vh, 9);
         for (uint32_t i = 0; i < s->nconn; i++) {
             const struct desk_uta_venue *v = &s->uta.venues[i];
-            fprintf(f, "  %-10s %13s %11s %13s %13s %10s %10s %9s\n", s->conn_name[i],
-                    st_fx(r, v->cash, 2), st_fx(r, v->reserved, 2), st_fx(r, v->buying_power, 2),
-                    st_fx(r, v->equity, 2), st_fx(r, v->realized_pnl, 2),
-                    st_fx(r, v->unrealized_pnl, 2), st_fx(r, v->fees, 2));
+            int row = st_tab_row(&t);
+            st_tab_set(&t, row, 0, "%s", s->conn_name[i]);
+            st_tab_set(&t, row, 1, "%s", st_fx(r, v->cash, 2));
+            st_tab_set(&t, row, 2, "%s", st_fx(r, v->reserved, 2));
+            st_tab_set(&t, row, 3, "%s", st_fx(r, v->buying_power, 2));
+            st_tab_set(&t, row, 4, "%s", st_fx(r, v->equity, 2));
+            st_tab_set(&t, row, 5, "%s", st_fx(r, v->realized_pnl, 2));
+            st_tab_set(&t, row, 6, "%s", st_fx(r, v->unrealized_pnl, 2));
+            st_tab_set(&t, row, 7, "%s", st_fx(r, v->fees, 2));
+            st_tab_set(&t, row, 8, "%s", st_fx(r, v->venue_bp, 2));
         }
-        int header = 0;
+        st_tab_print(f, &t);
+        st_tab_fini(&t);
+        static const char *const ph[] = {"  POSITIONS", "venue",    "qty",      "avg px",
+                                         "mark",        "unrealized", "realized", "open buy",
+                                         "open sell"};
+        st_tab_init(&t, 0x1fcu, ph, 9);
         for (uint32_t i = 0; i < s->ninst; i++) {
             const struct desk_uta_pos *p = &s->uta.pos[i];
             if (!p->qty && !p->realized_pnl && !p->open_buy_qty && !p->open_sell_qty)
                 continue;
-            if (!header++)
-                fprintf(f, "  %-12s %-8s %11s %12s %12s %11s %11s %12s\n", "POSITIONS", "venue",
-                        "qty", "avg px", "mark", "unrealized", "realized", "open buy/sell");
-            char open[48];
-            snprintf(open, sizeof open, "%s/%s", st_fx(r, p->open_buy_qty, 0),
-                     st_fx(r, p->open_sell_qty, 0));
-            fprintf(f, "  %-12s %-8s %11s %12s %12s %11s %11s %12s\n", s->inst[i].symbol,
-                    st_inst_venue(s, i), st_fx(r, p->qty, 0), st_fx(r, p->avg_px, 0),
-                    st_fx(r, p->mark_px, 0), st_fx(r, p->unrealized_pnl, 2),
-                    st_fx(r, p->realized_pnl, 2), open);
+            int row = st_tab_row(&t);
+            st_tab_set(&t, row, 0, "%s", s->inst[i].symbol);
+            st_tab_set(&t, row, 1, "%s", st_inst_venue(s, i));
+            st_tab_set(&t, row, 2, "%s", st_fx(r, p->qty, 0));
+            st_tab_set(&t, row, 3, "%s", st_fx(r, p->avg_px, 0));
+            st_tab_set(&t, row, 4, "%s", st_fx(r, p->mark_px, 0));
+            st_tab_set(&t, row, 5, "%s", st_fx(r, p->unrealized_pnl, 2));
+            st_tab_set(&t, row, 6, "%s", st_fx(r, p->realized_pnl, 2));
+            st_tab_set(&t, row, 7, "%s", st_fx(r, p->open_buy_qty, 0));
+            st_tab_set(&t, row, 8, "%s", st_fx(r, p->open_sell_qty, 0));
         }
-        if (!header)
+        if (t.nrows)
+            st_tab_print(f, &t);
+        else
             fprintf(f, "  no positions\n");
+        st_tab_fini(&t);
     }
 
     /* Strategies. */
     const struct desk_strat_shm *st = desk_shm_strats(s->hw);
-    fprintf(f, "\n%-14s %7s %5s %8s %7s %7s %7s %6s %6s %6s %6s\n", "STRATEGIES", "pid",
-            "alive", "cmds", "orders", "fills", "rejects", "open", "ord q", "ev q", "full");
-    for (uint32_t i = 0; i < s->nstrat; i++)
-        fprintf(f,
-                "  %-12s %7d %5s %8" PRIu64 " %7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %6" PRIu64
-                " %6" PRIu64 " %6" PRIu64 " %6" PRIu64 "\n",
-                s->strat_name[i], (int)atomic_load_explicit(&st[i].pid, memory_order_relaxed),
-                atomic_load_explicit(&st[i].alive, memory_order_relaxed) ? "yes" : "no",
-                st_ld(&st[i].cmds), st_ld(&st[i].orders), st_ld(&st[i].fills),
-                st_ld(&st[i].rejects), st_ld(&st[i].open_orders), st_ld(&st[i].order_ring_depth),
-                st_ld(&st[i].event_ring_depth), st_ld(&st[i].event_ring_full));
+    static const char *const sh[] = {"STRATEGIES", "pid",  "alive", "cmds",  "orders", "fills",
+                                     "rejects",    "open", "ord q", "ev q",  "full"};
+    st_tab_init(&t, 0x7fau, sh, 11);
+    for (uint32_t i = 0; i < s->nstrat; i++) {
+        int row = st_tab_row(&t);
+        st_tab_set(&t, row, 0, "%s", s->strat_name[i]);
+        st_tab_set(&t, row, 1, "%d", (int)atomic_load_explicit(&st[i].pid, memory_order_relaxed));
+        st_tab_set(&t, row, 2, "%s",
+                   atomic_load_explicit(&st[i].alive, memory_order_relaxed) ? "yes" : "no");
+        st_tab_set(&t, row, 3, "%" PRIu64, st_ld(&st[i].cmds));
+        st_tab_set(&t, row, 4, "%" PRIu64, st_ld(&st[i].orders));
+        st_tab_set(&t, row, 5, "%" PRIu64, st_ld(&st[i].fills));
+        st_tab_set(&t, row, 6, "%" PRIu64, st_ld(&st[i].rejects));
+        st_tab_set(&t, row, 7, "%" PRIu64, st_ld(&st[i].open_orders));
+        st_tab_set(&t, row, 8, "%" PRIu64, st_ld(&st[i].order_ring_depth));
+        st_tab_set(&t, row, 9, "%" PRIu64, st_ld(&st[i].event_ring_depth));
+        st_tab_set(&t, row, 10, "%" PRIu64, st_ld(&st[i].event_ring_full));
+    }
+    fputc('\n', f);
+    st_tab_print(f, &t);
+    st_tab_fini(&t);
 
     /* Open orders. */
     if (!s->have_orders) {
@@ -499,18 +691,24 @@ static void st_text(FILE *f, const struct st_snap *s)
                     s->orders.total);
         else
             fprintf(f, "\nOPEN ORDERS   %" PRIu64 "\n", s->orders.n);
-        fprintf(f, "  %-8s %16s %-9s %-4s %-7s %-15s %9s %12s %9s\n", "strategy", "clordid",
-                "symbol", "side", "type", "status", "qty", "price", "filled");
+        static const char *const oh[] = {"  strategy", "clordid", "symbol", "side",  "type",
+                                         "status",     "qty",     "price",  "filled"};
+        st_tab_init(&t, 0x1c2u, oh, 9);
         for (uint64_t i = 0; i < s->orders.n; i++) {
             const struct desk_open_order *o = &s->orders.o[i];
-            char type[16];
-            snprintf(type, sizeof type, "%s/%s", st_type_short(o->ord_type), st_tif_name(o->tif));
-            fprintf(f, "  %-8s %16" PRIu64 " %-9s %-4s %-7s %-15s %9s %12s %9s\n",
-                    st_strat(s, o->strategy), o->cl_ord_id, st_inst_symbol(s, o->instrument),
-                    st_side_name(o->side), type, desk_ord_status_name(o->status),
-                    st_fx(r, o->qty, 0), o->px ? st_fx(r, o->px, 0) : "MKT",
-                    st_fx(r, o->cum_qty, 0));
+            int row = st_tab_row(&t);
+            st_tab_set(&t, row, 0, "%s", st_strat(s, o->strategy));
+            st_tab_set(&t, row, 1, "%" PRIu64, o->cl_ord_id);
+            st_tab_set(&t, row, 2, "%s", st_inst_symbol(s, o->instrument));
+            st_tab_set(&t, row, 3, "%s", st_side_name(o->side));
+            st_tab_set(&t, row, 4, "%s/%s", st_type_short(o->ord_type), st_tif_name(o->tif));
+            st_tab_set(&t, row, 5, "%s", desk_ord_status_name(o->status));
+            st_tab_set(&t, row, 6, "%s", st_fx(r, o->qty, 0));
+            st_tab_set(&t, row, 7, "%s", o->px ? st_fx(r, o->px, 0) : "MKT");
+            st_tab_set(&t, row, 8, "%s", st_fx(r, o->cum_qty, 0));
         }
+        st_tab_print(f, &t);
+        st_tab_fini(&t);
     }
 
     /* Counters and rejects by reason. */
@@ -518,16 +716,16 @@ static void st_text(FILE *f, const struct st_snap *s)
     struct st_wrap w = {.f = f, .indent = 8};
     fprintf(f, "\n");
     w.col = fprintf(f, "COUNTERS");
-    st_wrap_item(&w, "cmds", st_ld(&x->cmds));
-    st_wrap_item(&w, "orders", st_ld(&x->orders));
-    st_wrap_item(&w, "fills", st_ld(&x->fills));
-    st_wrap_item(&w, "cancels", st_ld(&x->cancels));
-    st_wrap_item(&w, "expired", st_ld(&x->expired));
-    st_wrap_item(&w, "replaced", st_ld(&x->replaced));
-    st_wrap_item(&w, "rejects", st_ld(&x->rejects));
-    st_wrap_item(&w, "invalid events", st_ld(&x->invalid_events));
-    st_wrap_item(&w, "duplicate exec ids", st_ld(&x->duplicate_execs));
-    st_wrap_item(&w, "loop turns", st_ld(&x->loop_turns));
+    st_wrap_u64(&w, "cmds", st_ld(&x->cmds));
+    st_wrap_u64(&w, "orders", st_ld(&x->orders));
+    st_wrap_u64(&w, "fills", st_ld(&x->fills));
+    st_wrap_u64(&w, "cancels", st_ld(&x->cancels));
+    st_wrap_u64(&w, "expired", st_ld(&x->expired));
+    st_wrap_u64(&w, "replaced", st_ld(&x->replaced));
+    st_wrap_u64(&w, "rejects", st_ld(&x->rejects));
+    st_wrap_u64(&w, "invalid events", st_ld(&x->invalid_events));
+    st_wrap_u64(&w, "duplicate exec ids", st_ld(&x->duplicate_execs));
+    st_wrap_u64(&w, "loop turns", st_ld(&x->loop_turns));
     fprintf(f, "\n");
     w.col = fprintf(f, "REJECTS ");
     int any = 0;
@@ -536,21 +734,24 @@ static void st_text(FILE *f, const struct st_snap *s)
         char nb[24];
         if (n == 0)
             continue;
-        st_wrap_item(&w, st_reject_name(i, nb, sizeof nb), n);
+        st_wrap_u64(&w, st_reject_name(i, nb, sizeof nb), n);
         any = 1;
     }
     fprintf(f, "%s\n", any ? "" : "  none");
 
     /* Latency. */
-    fprintf(f, "\n%-24s %10s %10s %10s %10s %10s %10s\n", "LATENCY", "count", "p50", "p99",
-            "p99.9", "max", "mean");
+    static const char *const lh[] = {"LATENCY", "count", "p50", "p99", "p99.9", "max", "mean"};
+    st_tab_init(&t, 0x7eu, lh, 7);
     for (unsigned i = 0; i < DESK_STAGE__COUNT; i++)
-        st_text_lat_row(f, r, st_stage_names[i], &s->stage[i]);
+        st_text_lat_row(&t, r, st_stage_names[i], &s->stage[i]);
     for (uint32_t i = 0; i < s->nconn; i++) {
         char nm[DESK_NAME_MAX + 16];
         snprintf(nm, sizeof nm, "dispatch %s", s->conn_name[i]);
-        st_text_lat_row(f, r, nm, &s->dispatch[i]);
+        st_text_lat_row(&t, r, nm, &s->dispatch[i]);
     }
+    fputc('\n', f);
+    st_tab_print(f, &t);
+    st_tab_fini(&t);
 }
 
 /* ---- JSON ----------------------------------------------------------------- */

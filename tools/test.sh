@@ -28,7 +28,7 @@ bash tools/setup.sh
 stage() { printf '\n=== %s ===\n' "$*"; }
 
 stage "gcc, address+undefined"
-cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DDESK_SANITIZE=address,undefined \
+cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDESK_SANITIZE=address,undefined \
   -DDESK_WERROR=ON -DDESK_BENCH=OFF >/dev/null
 cmake --build build/asan -j"$jobs" >/dev/null
 (cd build/asan && ctest --output-on-failure -j"$jobs" --timeout 600) | tee build/asan/ctest.log

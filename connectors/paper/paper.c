@@ -312,7 +312,8 @@ static DESK_COLD int paper_connect(void *self)
         snprintf(speed, sizeof speed, "max");
     else if (desk_fixed_format(p->o.speed, 0, speed + 1, sizeof speed - 1) >= 0)
         speed[0] = 'x';
-    snprintf(reason, sizeof reason, "replaying %s %s", p->md->symbol, speed);
+    /* Health reasons are 47 bytes: symbol (<= 15) and speed fit with room. */
+    snprintf(reason, sizeof reason, "replaying %.15s %.20s", p->md->symbol, speed);
     desk_host_health(p->host, DESK_UP, p->ended ? "end of data" : reason);
     return 0;
 }
