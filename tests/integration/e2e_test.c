@@ -219,6 +219,51 @@ static void test_strategy_and_status_agree(void **state)
     cJSON_Delete(mm);
 }
 
+/* A strategy that dies with resting orders has them cancelled by deskd
+ * (cancel_on_disconnect, the default). */
+static void test_cancel_on_disconnect(void **state)
+{
+    (void)state;
+    char out[300];
+    snprintf(out, sizeof out, "%s/mm-killed.json", dir);
+    char *argv[] = {DESK_MM, "-n", desk_name, "--seconds", "60", "--json", NULL};
+    pid_t mm = spawn(argv, out);
+    assert_true(mm > 0);
+    /* Wait until it has orders resting at the venue. */
+    double open = 0;
+    for (int i = 0; i < 100 && open == 0; i++) {
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+        cJSON *st = status_json();
+        open = num(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(st, "strategies"), 0),
+                   "open_orders");
+        cJSON_Delete(st);
+    }
+    assert_true(open > 0);
+    assert_int_equal(kill(mm, SIGKILL), 0);
+    waitpid(mm, NULL, 0);
+    /* The control thread notices within 100 ms; the venue answers the
+     * cancels; give it a few status intervals. */
+    for (int i = 0; i < 50 && open > 0; i++) {
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+        cJSON *st = status_json();
+        open = num(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(st, "strategies"), 0),
+                   "open_orders");
+        cJSON_Delete(st);
+    }
+    assert_true(open == 0);
+    cJSON *st = status_json();
+    const cJSON *strat = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(st, "strategies"), 0);
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(strat, "alive")));
+    const cJSON *uta = cJSON_GetObjectItemCaseSensitive(st, "uta");
+    assert_true(fx(uta, "reserved") == 0);
+    cJSON_Delete(st);
+    char *log = slurp(deskd_log);
+    assert_non_null(strstr(log, "cancelling its open orders"));
+    free(log);
+}
+
 static void test_kill_switch(void **state)
 {
     (void)state;
@@ -271,6 +316,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strategy_and_status_agree),
+        cmocka_unit_test(test_cancel_on_disconnect),
         cmocka_unit_test(test_kill_switch),
         cmocka_unit_test(test_clean_stop),
     };
