@@ -50,6 +50,7 @@
 #include <time.h>
 
 #include "desk/client.h"
+#include "desk/fixed.h"
 
 #define MM_MAX_ORDERS 64                     /* orders tracked at once */
 #define MM_BATCH 64                          /* events per desk_poll */
@@ -60,66 +61,33 @@
 #define MM_REQUOTE_NS UINT64_C(20000000)     /* at most one change per side per 20 ms */
 #define MM_IDLE_NS 50000L                    /* nap when there is nothing to do */
 
-/* ---- fixed point (the same grammar and output as desk's own) ------------- */
+/* ---- fixed point: desk's own parser and formatter (desk/fixed.h) --------- */
 
 /* Parse a decimal ("0.001", "-3", ".5") into 1e-8 units, exactly.  0, or
  * -EBADMSG (not a decimal) or -ERANGE (too large, or finer than 1e-8). */
 static int mm_fx_parse(const char *s, int64_t *out)
 {
-    int neg = 0, ndig = 0, nfrac = 0;
-    uint64_t ip = 0, fp = 0;
-
-    if (*s == '-' || *s == '+')
-        neg = *s++ == '-';
-    for (; *s >= '0' && *s <= '9'; s++, ndig++) {
-        ip = ip * 10 + (uint64_t)(*s - '0');
-        if (ip > (uint64_t)(INT64_MAX / DESK_SCALE))
-            return -ERANGE;
-    }
-    if (*s == '.')
-        for (s++; *s >= '0' && *s <= '9'; s++, ndig++) {
-            if (nfrac < 8) {
-                fp = fp * 10 + (uint64_t)(*s - '0');
-                nfrac++;
-            } else if (*s != '0') {
-                return -ERANGE;
-            }
-        }
-    if (*s != '\0' || ndig == 0)
-        return -EBADMSG;
-    for (; nfrac < 8; nfrac++)
-        fp *= 10;
-    uint64_t mag = ip * (uint64_t)DESK_SCALE + fp; /* ip is bounded above: no overflow */
-    if (mag > (uint64_t)INT64_MAX)
-        return -ERANGE;
-    *out = neg ? -(int64_t)mag : (int64_t)mag;
-    return 0;
+    return desk_fixed_parse_cstr(s, out);
 }
 
 /* Text of v with at least min_frac decimals, trailing zeros trimmed ("0.003",
  * "100000", "-12.5").  buf needs 32 bytes. */
 static const char *mm_fx(char *buf, int64_t v, unsigned min_frac)
 {
-    uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    uint64_t ip = mag / (uint64_t)DESK_SCALE, fp = mag % (uint64_t)DESK_SCALE;
-    char frac[9];
-    unsigned nf = 8;
-
-    snprintf(frac, sizeof frac, "%08" PRIu64, fp);
-    while (nf > min_frac && frac[nf - 1] == '0')
-        nf--;
-    frac[nf] = '\0';
-    snprintf(buf, 32, "%s%" PRIu64 "%s%s", v < 0 ? "-" : "", ip, nf ? "." : "", frac);
+    if (desk_fixed_format(v, min_frac, buf, 32) < 0)
+        snprintf(buf, 32, "?");
     return buf;
 }
 
 /* a * b / DESK_SCALE toward zero: the notional of price a and quantity b
- * (deskd's desk_fixed_mul).  Saturates instead of overflowing. */
+ * (desk_fixed_mul), saturating instead of failing. */
 static int64_t mm_mul(int64_t a, int64_t b)
 {
-    __int128 p = (__int128)a * b / DESK_SCALE;
+    int64_t p;
 
-    return p > INT64_MAX ? INT64_MAX : p < INT64_MIN ? INT64_MIN : (int64_t)p;
+    if (desk_fixed_mul(a, b, &p) == 0)
+        return p;
+    return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
 }
 
 static int64_t mm_abs(int64_t v)
