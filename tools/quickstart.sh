@@ -14,7 +14,7 @@ echo "quickstart: building (Release) in $build"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DDESK_TESTS=OFF -DDESK_BENCH=OFF >/dev/null
 cmake --build "$build" -j"${JOBS:-2}" --target desk_cli desk_mm >/dev/null
 desk=$build/desk
-mm=$build/examples/desk-mm
+mm=$build/desk-mm
 $desk check -c desk.toml.example
 
 log=$build/deskd.log
