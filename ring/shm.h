@@ -46,7 +46,8 @@ DESK_STATIC_ASSERT(DESK_REJ__COUNT <= DESK_SHM_REJECT_SLOTS);
 /* Latency stages measured by the router (W: router thread). */
 enum desk_stage {
     DESK_STAGE_SUBMIT_ROUTER = 0, /* desk_submit() stamp -> router dequeues it */
-    DESK_STAGE_GUARD = 1,         /* guard run time for one command */
+    DESK_STAGE_GUARD = 1,         /* admission of one command: ClOrdID index, quote and
+                                     health reads, the guard itself */
     DESK_STAGE_SUBMIT_ROUTED = 2, /* submit -> command on the connector's ring */
     DESK_STAGE_SUBMIT_ACK = 3,    /* submit -> venue ack applied by the router */
     DESK_STAGE_SUBMIT_FILL = 4,   /* submit -> first fill applied by the router */
