@@ -454,6 +454,12 @@ static int cfg_desk(cfg_ctx_t *c, const desk_toml_node_t *t)
             rc = cfg_pow2(c, e, path, 1024, 4194304, &cfg->order_capacity);
         else if (key_is(e, "status_interval_ms"))
             rc = cfg_u32(c, e, path, 10, 10000, &cfg->status_interval_ms);
+        else if (key_is(e, "clordids_per_day")) {
+            int64_t v = 0;
+            rc = cfg_int(c, e, path, 1024, 1 << 30, &v);
+            if (rc == 0)
+                cfg->clordids_per_day = (uint64_t)v;
+        }
         else
             rc = cfg_unknown(c, e, path);
         if (rc < 0)

@@ -111,6 +111,8 @@ typedef struct desk_config {
     uint32_t idle_max_us;            /* backoff: longest sleep, microseconds (default 200) */
     int router_cpu;                  /* CPU to pin the router thread to, -1 = none */
     uint32_t order_capacity;         /* order table size, power of two (default 65536) */
+    uint64_t clordids_per_day;       /* ClOrdIDs remembered per day (default 3 * order_capacity;
+                                        16 bytes * 4/3 each) */
     uint32_t status_interval_ms;     /* how often deskd refreshes status blocks (default 100) */
     desk_limits_t limits;            /* [guard] global limits */
     uint32_t nconnectors;

@@ -9,19 +9,30 @@
 
 #define NO_SLOT UINT32_MAX
 
-DESK_COLD int desk_orders_init(desk_orders_t *t, uint32_t capacity)
+DESK_COLD int desk_orders_init(desk_orders_t *t, uint32_t capacity, uint64_t clordids)
 {
     memset(t, 0, sizeof *t);
     if (capacity < 2 || (capacity & (capacity - 1)) || capacity > (1u << 24))
         return DESK_ERR(-EINVAL, "order capacity %u is not a power of two in [2, 2^24]", capacity);
+    if (clordids == 0)
+        clordids = (uint64_t)capacity * 3;
+    if (clordids > (1ull << 30))
+        return DESK_ERR(-EINVAL, "%llu ClOrdIDs per day is above the limit of 2^30",
+                        (unsigned long long)clordids);
+    uint64_t entries = 4;
+    while (entries * 3 < clordids * 4) /* at most 3/4 full */
+        entries <<= 1;
     t->slot = calloc(capacity, sizeof *t->slot);
-    t->clid = calloc((size_t)capacity * 4, sizeof *t->clid);
+    t->clid = calloc((size_t)entries, sizeof *t->clid);
     if (t->slot == NULL || t->clid == NULL) {
         desk_orders_fini(t);
-        return DESK_ERR(-ENOMEM, "order table of %u orders", capacity);
+        return DESK_ERR(-ENOMEM, "order table of %u orders and %llu ClOrdIDs", capacity,
+                        (unsigned long long)clordids);
     }
     t->capacity = capacity;
-    t->clid_mask = (uint64_t)capacity * 4 - 1;
+    t->clid_mask = entries - 1;
+    t->clid_limit = clordids;
+    t->live_head = NO_SLOT;
     for (uint32_t i = 0; i < capacity; i++)
         t->slot[i].next_free = i + 1 < capacity ? i + 1 : NO_SLOT;
     t->free_head = 0;
@@ -58,9 +69,9 @@ int desk_orders_clid_add(desk_orders_t *t, uint16_t strategy, uint64_t cl_ord_id
 {
     if (cl_ord_id == 0)
         return -EINVAL; /* 0 marks an empty entry: never a valid ClOrdID */
-    /* Keep the index at most 3/4 full so probes stay short and one empty
-     * entry always ends a probe. */
-    if (t->clid_used * 4 >= (t->clid_mask + 1) * 3)
+    /* The index is sized to stay at most 3/4 full at the day's limit, so
+     * probes stay short and an empty entry always ends one. */
+    if (t->clid_used >= t->clid_limit)
         return -ENOSPC;
     struct desk_clid_entry *e = clid_find(t, strategy, cl_ord_id);
     if (e->clid != 0)
@@ -120,6 +131,11 @@ desk_order_t *desk_orders_alloc(desk_orders_t *t)
     o->in_use = 1;
     o->status = DESK_OS_PENDING_NEW;
     o->next_free = NO_SLOT;
+    o->live_prev = NO_SLOT;
+    o->live_next = t->live_head;
+    if (t->live_head != NO_SLOT)
+        t->slot[t->live_head].live_prev = s;
+    t->live_head = s;
     t->live++;
     return o;
 }
@@ -128,6 +144,14 @@ void desk_orders_finish(desk_orders_t *t, desk_order_t *o)
 {
     uint32_t s = desk_order_slot(o);
 
+    /* Off the live list. */
+    if (o->live_prev != NO_SLOT)
+        t->slot[o->live_prev].live_next = o->live_next;
+    else
+        t->live_head = o->live_next;
+    if (o->live_next != NO_SLOT)
+        t->slot[o->live_next].live_prev = o->live_prev;
+    o->live_prev = o->live_next = NO_SLOT;
     /* FIFO: the order stays findable until every older slot is reused. */
     o->next_free = NO_SLOT;
     if (t->free_tail == NO_SLOT)

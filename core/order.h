@@ -70,9 +70,11 @@ typedef struct desk_order {
     int64_t reserved;         /* cash reserved now: leaves * reserve_px */
     uint64_t submit_ns;       /* strategy's submit stamp (latency stages) */
     uint64_t exec_ids[DESK_ORDER_EXEC_MEMORY]; /* last exec ids applied */
-    uint32_t next_free;       /* free-list link (slot index), when !in_use */
+    uint32_t next_free;       /* free-list link (slot index), when finished */
+    uint32_t live_prev;       /* live-list links (slot indices), while live */
+    uint32_t live_next;
     uint8_t open_counted;     /* counted in the strategy's open orders (router) */
-    uint8_t pad_[3];
+    uint8_t pad_[7];
 } desk_order_t;
 
 /* Seen-ClOrdID index entry: (strategy, cl_ord_id) -> slot. */
@@ -90,10 +92,11 @@ typedef struct desk_orders {
     uint32_t free_tail;            /* last free slot (FIFO reuse: oldest first) */
     uint32_t live;                 /* orders not in a terminal state */
     uint32_t used;                 /* slots in use (live + finished kept) */
-    uint32_t pad_;
-    struct desk_clid_entry *clid;  /* 4 * capacity entries (owned) */
-    uint64_t clid_mask;            /* clid entries - 1 */
+    uint32_t live_head;            /* first live order's slot, or UINT32_MAX */
+    struct desk_clid_entry *clid;  /* the ClOrdID index (owned) */
+    uint64_t clid_mask;            /* index entries - 1 */
     uint64_t clid_used;            /* entries used */
+    uint64_t clid_limit;           /* ClOrdIDs accepted per day */
     uint64_t generation;           /* bumped per allocation: ids never repeat */
 } desk_orders_t;
 
@@ -108,15 +111,19 @@ typedef enum desk_ord_result {
 extern "C" {
 #endif
 
-/* Allocate a table of `capacity` (power of two) orders.  0, -EINVAL or
- * -ENOMEM.  Cold. */
-int desk_orders_init(desk_orders_t *t, uint32_t capacity);
+/*
+ * Allocate a table of `capacity` (power of two) orders that remembers
+ * `clordids` ClOrdIDs for the day (0: 3 * capacity).  The ClOrdID index is
+ * sized to stay at most 3/4 full: 16 bytes * next_pow2(clordids * 4 / 3).
+ * 0, -EINVAL or -ENOMEM.  Cold.
+ */
+int desk_orders_init(desk_orders_t *t, uint32_t capacity, uint64_t clordids);
 void desk_orders_fini(desk_orders_t *t);
 
 /*
  * Record (strategy, cl_ord_id) as used today.  Returns 0, -EEXIST if it was
  * seen before (duplicate ClOrdID), -EINVAL for cl_ord_id 0, or -ENOSPC if
- * the index is full (it holds 3 * capacity ClOrdIDs: a day's limit).  `slot`
+ * the day's ClOrdIDs (clordids at init) are used up.  `slot`
  * is the order it names (UINT32_MAX for a request with no order of its own).
  */
 int desk_orders_clid_add(desk_orders_t *t, uint16_t strategy, uint64_t cl_ord_id, uint32_t slot);
@@ -150,8 +157,21 @@ static inline int desk_ord_terminal(unsigned s)
            s == DESK_OS_EXPIRED;
 }
 
-/* Mark a terminal order's slot reusable (kept until needed). */
+/* Mark a terminal order's slot reusable (kept until needed) and take it off
+ * the live list. */
 void desk_orders_finish(desk_orders_t *t, desk_order_t *o);
+
+/* Walk the live orders (not finished), in no particular order: O(live),
+ * not O(capacity).  desk_orders_finish() may be called on the current order
+ * only after taking its successor. */
+static inline desk_order_t *desk_orders_live_first(desk_orders_t *t)
+{
+    return t->live_head == UINT32_MAX ? NULL : &t->slot[t->live_head];
+}
+static inline desk_order_t *desk_orders_live_next(desk_orders_t *t, const desk_order_t *o)
+{
+    return o->live_next == UINT32_MAX ? NULL : &t->slot[o->live_next];
+}
 
 /*
  * Apply one venue event to its order.  FILL updates cum/leaves (a fill

@@ -34,7 +34,8 @@ DESK_COLD int desk_router_init(desk_router_t *r, const desk_config_t *cfg,
     r->idle_max_ns = (uint64_t)(cfg->idle_max_us ? cfg->idle_max_us : 200) * 1000;
     r->status_interval_ns =
         (uint64_t)(cfg->status_interval_ms ? cfg->status_interval_ms : 100) * 1000000;
-    rc = desk_orders_init(&r->orders, cfg->order_capacity ? cfg->order_capacity : 65536);
+    rc = desk_orders_init(&r->orders, cfg->order_capacity ? cfg->order_capacity : 65536,
+                          cfg->clordids_per_day);
     if (rc < 0)
         return rc;
     size_t nl = (size_t)(r->nstrat ? r->nstrat : 1) * (r->ninstr ? r->ninstr : 1);
@@ -638,10 +639,8 @@ static void publish_orders(desk_router_t *r)
     static _Thread_local struct desk_open_order snap[DESK_SHM_OPEN_ORDERS];
     uint64_t n = 0, total = 0;
 
-    for (uint32_t i = 0; i < r->orders.capacity; i++) {
-        const desk_order_t *o = &r->orders.slot[i];
-        if (!o->in_use || desk_ord_terminal(o->status))
-            continue;
+    for (const desk_order_t *o = desk_orders_live_first(&r->orders); o;
+         o = desk_orders_live_next(&r->orders, o)) {
         total++;
         if (n == DESK_SHM_OPEN_ORDERS)
             continue;
@@ -670,10 +669,10 @@ static void publish_orders(desk_router_t *r)
 
 static void cancel_all(desk_router_t *r, uint32_t s, uint64_t now)
 {
-    for (uint32_t i = 0; i < r->orders.capacity; i++) {
-        desk_order_t *o = &r->orders.slot[i];
-        if (!o->in_use || o->strategy != s || desk_ord_terminal(o->status) ||
-            o->status == DESK_OS_PENDING_CANCEL || o->status == DESK_OS_PENDING_REPLACE)
+    for (desk_order_t *o = desk_orders_live_first(&r->orders); o;
+         o = desk_orders_live_next(&r->orders, o)) {
+        if (o->strategy != s || o->status == DESK_OS_PENDING_CANCEL ||
+            o->status == DESK_OS_PENDING_REPLACE)
             continue;
         if (!desk_spsc_claim_n(&r->conn[o->connector].cmd, 1)) {
             /* Ring full: keep the request and finish on a later turn. */

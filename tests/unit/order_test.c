@@ -34,7 +34,7 @@ static uint64_t next_exec = 1000; /* fresh exec ids */
 /* A table of `cap` orders, failing the test if it cannot be made. */
 static void table_init(desk_orders_t *t, uint32_t cap)
 {
-    assert_int_equal(desk_orders_init(t, cap), 0);
+    assert_int_equal(desk_orders_init(t, cap, 0), 0);
     assert_int_equal(t->capacity, cap);
 }
 
@@ -975,7 +975,7 @@ static void test_init_capacity(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(desk_orders_init(&t, bad[i]), -EINVAL);
+        assert_int_equal(desk_orders_init(&t, bad[i], 0), -EINVAL);
         desk_orders_fini(&t); /* safe after a failed init */
     }
     table_init(&t, 2);
@@ -1251,6 +1251,70 @@ static void test_clid_zero_refused(void **state)
     assert_true(r2 < 0);
 }
 
+/* The ClOrdID budget is its own setting, apart from the order capacity. */
+static void test_clid_budget(void **state)
+{
+    (void)state;
+    desk_orders_t t;
+
+    assert_int_equal(desk_orders_init(&t, 8, 10), 0);
+    for (uint64_t id = 1; id <= 10; id++)
+        assert_int_equal(desk_orders_clid_add(&t, 0, id, UINT32_MAX), 0);
+    assert_int_equal(desk_orders_clid_add(&t, 0, 11, UINT32_MAX), -ENOSPC);
+    assert_int_equal(desk_orders_clid_add(&t, 0, 5, UINT32_MAX), -ENOSPC); /* full first */
+    assert_true(desk_orders_clid_seen(&t, 0, 10));
+    assert_false(desk_orders_clid_seen(&t, 0, 11));
+    desk_orders_fini(&t);
+    assert_int_equal(desk_orders_init(&t, 8, (1ull << 30) + 1), -EINVAL);
+}
+
+/* The live list holds exactly the orders not finished, whatever the order
+ * of allocation and finishing. */
+static void test_live_list(void **state)
+{
+    (void)state;
+    desk_orders_t t;
+    desk_order_t *o[6];
+    uint32_t seed = 7;
+
+    assert_int_equal(desk_orders_init(&t, 8, 0), 0);
+    assert_null(desk_orders_live_first(&t));
+    for (int round = 0; round < 200; round++) {
+        int n = 0;
+        for (int i = 0; i < 6; i++)
+            if ((o[i] = desk_orders_alloc(&t)) != NULL)
+                n++;
+        assert_int_equal(n, 6);
+        int live[6] = {1, 1, 1, 1, 1, 1}, nlive = 6;
+        for (int k = 0; k < 6; k++) {
+            seed = seed * 1103515245u + 12345u;
+            int i = (int)((seed >> 16) % 6);
+            if (!live[i])
+                continue;
+            o[i]->status = DESK_OS_CANCELED;
+            desk_orders_finish(&t, o[i]);
+            live[i] = 0;
+            nlive--;
+            /* Walk: every live order once, no finished one. */
+            int seen = 0;
+            for (desk_order_t *w = desk_orders_live_first(&t); w; w = desk_orders_live_next(&t, w)) {
+                assert_false(desk_ord_terminal(w->status));
+                seen++;
+                assert_true(seen <= nlive);
+            }
+            assert_int_equal(seen, nlive);
+            assert_int_equal(t.live, (uint32_t)nlive);
+        }
+        for (int i = 0; i < 6; i++)
+            if (live[i]) {
+                o[i]->status = DESK_OS_FILLED;
+                desk_orders_finish(&t, o[i]);
+            }
+        assert_null(desk_orders_live_first(&t));
+    }
+    desk_orders_fini(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1277,6 +1341,8 @@ int main(void)
         cmocka_unit_test(test_clid_index),
         cmocka_unit_test(test_clid_index_full),
         cmocka_unit_test(test_clid_zero_refused),
+        cmocka_unit_test(test_clid_budget),
+        cmocka_unit_test(test_live_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

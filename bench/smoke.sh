@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# bench/smoke.sh BUILD_DIR - run every desk benchmark for one short smoke
+# iteration (CI: tools/test.sh calls `bash bench/smoke.sh build/bench`).
+#
+# Asserts no number.  Fails only when a benchmark crashes, or when a row
+# fails its own correctness check (lost or reordered ring messages, a guard
+# scenario that does not hit its reason, decoders that disagree, an e2e order
+# unanswered or lost): those rows report error_occurred in Google
+# Benchmark's JSON, and desk_e2e exits nonzero.
+set -euo pipefail
+build=${1:?usage: bench/smoke.sh BUILD_DIR}
+bin="$build/bench"
+fail=0
+ran=0
+for b in bench_ring bench_guard bench_fixed bench_json; do
+  if [ ! -x "$bin/$b" ]; then
+    echo "smoke: $b not built, skipped"
+    continue
+  fi
+  out=$("$bin/$b" --benchmark_min_time=0.001 --benchmark_format=json 2>/dev/null) || {
+    echo "smoke: $b crashed"
+    fail=1
+    continue
+  }
+  rows=$(grep -c '"name":' <<<"$out" || true)
+  if grep -q '"error_occurred": true' <<<"$out"; then
+    echo "smoke: $b: a row failed its check:"
+    grep '"error_message"' <<<"$out" | sort -u
+    fail=1
+  else
+    echo "smoke: $b: $rows rows ok"
+  fi
+  ran=$((ran + 1))
+done
+if [ -x "$bin/desk_e2e" ]; then
+  if "$bin/desk_e2e" --orders 500 --warmup 50 --tp-seconds 1 --capacity 65536 --clordids 4000000 \
+    --probe-seconds 0 >/dev/null; then
+    echo "smoke: desk_e2e ok"
+  else
+    echo "smoke: desk_e2e failed"
+    fail=1
+  fi
+  ran=$((ran + 1))
+else
+  echo "smoke: desk_e2e not built, skipped"
+fi
+echo "smoke: $ran benchmark programs run, $([ $fail = 0 ] && echo 'all ok' || echo 'FAILED')"
+exit $fail
