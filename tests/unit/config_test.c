@@ -306,8 +306,8 @@ static void test_out_of_range(void **state)
     expect_fail(HDR CONN "thread = -1\n", -EINVAL, 7, "'connector[0].thread'");
     expect_fail("[desk]\nname = \"has space\"\n", -EINVAL, 2, "'desk.name'");
     expect_fail("[desk]\nname = \"\"\n", -EINVAL, 2, "'desk.name' is empty");
-    expect_fail(HDR "[[connector]]\nname = \"p\"\ntype = \"fix\"\nvenue_type = \"crypto\"\n",
-                -EINVAL, 5, "'connector[0].type' = \"fix\"");
+    expect_fail(HDR "[[connector]]\nname = \"p\"\ntype = \"kraken\"\nvenue_type = \"crypto\"\n",
+                -EINVAL, 5, "'connector[0].type' = \"kraken\"");
     expect_fail(HDR "[[connector]]\nname = \"p\"\ntype = \"paper\"\nvenue_type = \"stocks\"\n",
                 -EINVAL, 6, "'connector[0].venue_type' = \"stocks\"");
     expect_fail(HDR CONN "[[instrument]]\nsymbol = \"X\"\nvenue = \"paper\"\n"
