@@ -14,6 +14,24 @@ if(TARGET desk_json AND EXISTS ${CMAKE_SOURCE_DIR}/connectors/alpaca/codec.c)
   desk_warnings(desk_alpaca_codec)
 endif()
 
+# desk_alpaca: the "alpaca" connector (connectors/alpaca/session.c): REST and
+# trade_updates over TLS on the connector's io_uring loop.  desk_core's host.c
+# names it (desk_connector_builtin) and it calls host.c's desk_host_*; the
+# cycle is declared once desk_core exists (desk_alpaca_link, deferred below).
+if(TARGET desk_alpaca_codec AND TARGET desk_net AND TARGET desk_codec
+   AND EXISTS ${CMAKE_SOURCE_DIR}/connectors/alpaca/session.c)
+  add_library(desk_alpaca STATIC connectors/alpaca/session.c)
+  target_link_libraries(desk_alpaca PUBLIC desk_alpaca_codec desk_net desk_codec desk_json desk_base)
+  desk_warnings(desk_alpaca)
+endif()
+function(desk_alpaca_link)
+  if(TARGET desk_alpaca AND TARGET desk_core)
+    target_link_libraries(desk_core PUBLIC desk_alpaca)
+    target_link_libraries(desk_alpaca PUBLIC desk_core)
+  endif()
+endfunction()
+cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR} CALL desk_alpaca_link)
+
 file(GLOB DESK_ALPACA_SIM_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tools/alpaca_sim/*.c)
 if(DESK_ALPACA_SIM_SRC AND TARGET desk_paper)
   find_package(OpenSSL REQUIRED)

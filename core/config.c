@@ -662,9 +662,11 @@ static int cfg_connector(cfg_ctx_t *c, const desk_toml_node_t *t, uint32_t idx)
                                   path, cc->name, c->conn_line[j]);
         } else if (key_is(e, "type")) {
             rc = cfg_str(c, e, path, cc->type, sizeof cc->type);
-            if (rc == 0 && strcmp(cc->type, "paper") != 0 && strcmp(cc->type, "custom") != 0)
-                rc = cfg_fail(c, e->line, "'%s' = \"%s\": use \"paper\" or \"custom\"", path,
-                              cc->type);
+            if (rc == 0 && strcmp(cc->type, "paper") != 0 && strcmp(cc->type, "custom") != 0 &&
+                strcmp(cc->type, "alpaca") != 0 && strcmp(cc->type, "fix") != 0)
+                rc = cfg_fail(c, e->line,
+                              "'%s' = \"%s\": use \"paper\", \"alpaca\", \"fix\" or \"custom\"",
+                              path, cc->type);
             have_type = 1;
         } else if (key_is(e, "path")) {
             rc = cfg_str(c, e, path, cc->path, sizeof cc->path);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../connectors/alpaca/session.h"
+#include "../connectors/fix/session.h"
 #include "../connectors/paper/paper.h"
 #include "clock.h"
 #include "err.h"
@@ -102,6 +104,10 @@ const desk_connector_ops_t *desk_connector_builtin(const char *type)
 {
     if (strcmp(type, "paper") == 0)
         return desk_paper_ops();
+    if (strcmp(type, "alpaca") == 0)
+        return desk_alpaca_ops();
+    if (strcmp(type, "fix") == 0)
+        return desk_fix_ops();
     return NULL;
 }
 

@@ -63,6 +63,18 @@ int desk_cli_status(int argc, char **argv);
 int desk_cli_kill(int argc, char **argv, desk_kill_t want);
 
 /*
+ * `desk connect equities --name NAME --env-prefix PFX [-c desk.toml]
+ * [--base-url URL]` (tools/connect.c): append an alpaca [[connector]] block
+ * whose credentials are { env = "PFX_API_KEY_ID" } / { env =
+ * "PFX_API_SECRET_KEY" }, validated with desk_config_load() on a temporary
+ * file that is then renamed over desk.toml.  Returns 0, 1 (usage, bad
+ * name/prefix/URL) or 2 (unreadable file, duplicate connector name, a result
+ * that would not load, write error).  Main thread of the desk command.
+ */
+int desk_cli_connect(int argc, char **argv);
+int desk_cli_journal(int argc, char **argv); /* `desk journal`: see tools/journal_cli.c */
+
+/*
  * Render the status of the main segment at `h` (mapped, at least
  * h->total_size bytes readable) to `out` as aligned text for a 100-column
  * terminal.  `now_ns` is desk_now_ns() (CLOCK_MONOTONIC) used for every age

@@ -4,7 +4,10 @@
  *   desk up [-c desk.toml]                run deskd in the foreground
  *   desk status [-n DESK] [--json] [--watch [--interval MS]]
  *   desk halt | reduce | resume [-n DESK] the kill switch
+ *   desk journal [-n DESK | -f FILE] ...  print and filter a journal
  *   desk check [-c desk.toml]             load and validate desk.toml only
+ *   desk connect equities --name N --env-prefix P [-c desk.toml]
+ *                                         add an alpaca connector to desk.toml
  *
  * Exit codes: 0 success, 1 usage, 2 error (a message on stderr says what).
  */
@@ -23,7 +26,9 @@ static void usage(FILE *f)
     fputs("usage: desk up [-c desk.toml]\n"
           "       desk status [-n DESK] [--json] [--watch [--interval MS]]\n"
           "       desk halt|reduce|resume [-n DESK]\n"
-          "       desk check [-c desk.toml]\n",
+          "       desk journal [-n DESK | -f FILE] [--json] [--strategy S] [--clordid N] ...\n"
+          "       desk check [-c desk.toml]\n"
+          "       desk connect equities --name NAME --env-prefix PFX [-c desk.toml]\n",
           f);
 }
 
@@ -87,6 +92,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "status") == 0)
         return desk_cli_status(argc - 1, argv + 1);
+    if (strcmp(cmd, "connect") == 0)
+        return desk_cli_connect(argc - 1, argv + 1);
+    if (strcmp(cmd, "journal") == 0)
+        return desk_cli_journal(argc - 1, argv + 1);
     if (strcmp(cmd, "halt") == 0)
         return desk_cli_kill(argc - 1, argv + 1, DESK_KILL_HALTED);
     if (strcmp(cmd, "reduce") == 0)
