@@ -37,7 +37,7 @@ asan_line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' build/asan
 stage "clang, thread (concurrency tests)"
 CC=clang CXX=clang++ cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DDESK_SANITIZE=thread -DDESK_WERROR=ON -DDESK_BENCH=OFF >/dev/null
-cmake --build build/tsan -j"$jobs" --target spsc_test seqlock_test router_test >/dev/null
+cmake --build build/tsan -j"$jobs" --target spsc_test seqlock_test router_test journal_test >/dev/null
 (cd build/tsan && TSAN_OPTIONS="halt_on_error=1" ctest --output-on-failure -L concurrency) \
   | tee build/tsan/ctest.log
 tsan_line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' build/tsan/ctest.log | tail -1)
