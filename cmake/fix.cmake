@@ -61,3 +61,20 @@ function(desk_fix_finish)
   endif()
 endfunction()
 cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR} CALL desk_fix_finish)
+
+# desk_fix: the "fix" connector (connectors/fix/session.c): a FIX 4.4
+# initiator session on the connector thread's io_uring loop.  desk_core's
+# host.c names it (desk_connector_builtin) and it calls host.c's desk_host_*;
+# the cycle is declared once desk_core exists (deferred, as for alpaca).
+if(TARGET desk_fix_codec AND TARGET desk_net AND EXISTS ${CMAKE_SOURCE_DIR}/connectors/fix/session.c)
+  add_library(desk_fix STATIC connectors/fix/session.c)
+  target_link_libraries(desk_fix PUBLIC desk_fix_codec desk_net desk_base)
+  desk_warnings(desk_fix)
+endif()
+function(desk_fix_link)
+  if(TARGET desk_fix AND TARGET desk_core)
+    target_link_libraries(desk_core PUBLIC desk_fix)
+    target_link_libraries(desk_fix PUBLIC desk_core)
+  endif()
+endfunction()
+cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR} CALL desk_fix_link)

@@ -1,0 +1,230 @@
+/*
+ * session.h - the "fix" connector: a FIX 4.4 initiator session on the
+ * connector thread's io_uring loop (plain TCP or TLS), and the session state
+ * machine it is built on.  connectors/fix/README.md is the user's guide.
+ *
+ * desk.toml options ([connector.options] of a `type = "fix"` connector):
+ *   hosts              "host:port[,host:port...]": the venue's acceptors, tried
+ *                      in order (failover), at most DESK_FIX_MAX_HOSTS; required
+ *   sender_comp_id     our SenderCompID (49); required
+ *   target_comp_id     the venue's CompID (56); required
+ *   cash               the account's cash, a decimal string: FIX has no standard
+ *                      account query, so get_buying_power() returns it; required
+ *   heartbeat_s        HeartBtInt (108), 1..3600 [30]
+ *   reset_on_logon     send ResetSeqNumFlag 141=Y on every Logon [false]
+ *   store_dir          directory of the sequence-number store, relative to
+ *                      desk.toml's directory; required unless reset_on_logon
+ *   store_fsync        fdatasync() after every store write [false]
+ *   max_resend_age_ms  a NewOrderSingle older than this is never resent: it is
+ *                      gap-filled and its order reported REJECTED (0: never
+ *                      resend one) [5000]
+ *   tls                TLS to the venue [false]
+ *   ca_file            PEM file of trusted CAs, relative to desk.toml's
+ *                      directory [system store]
+ *   server_name        name the certificate must match [the host]
+ *   session_start      "HH:MM:SS" UTC: daily start of the FIX session
+ *   session_end        "HH:MM:SS" UTC: daily end (both or neither) [always on]
+ *   max_orders         orders tracked at once, 64..1048576 [16384]
+ *   resend_ring        sent application messages kept for resend, a power of
+ *                      two, 64..1048576 [8192]
+ *   connect_timeout_ms TCP connect and TLS handshake [5000]
+ *   logon_timeout_ms   the venue must answer our Logon within this [10000]
+ *   reconnect_ms       first reconnect delay (doubles, with jitter) [250]
+ *   reconnect_max_ms   largest reconnect delay [10000]
+ * Any other key makes create() fail with -EINVAL naming it.
+ *
+ * The session state machine (desk_fix_session_*) is transport-free: it is
+ * fed received bytes and the time, and sends bytes, emits desk events and
+ * reports health through a desk_fix_io_t, so tests drive it with canned
+ * bytes and injected time (tests/unit/fix_session_test.c).  The connector
+ * glue in session.c wires it to desk_conn_t connections and to deskd.
+ *
+ * Threads: create() runs on deskd's main thread; every other op runs on the
+ * connector thread (connector.h), except disconnect() and destroy(), which
+ * deskd calls on its main thread after the connector thread has stopped.  A
+ * desk_fix_session_t belongs to one thread at a time.
+ */
+#ifndef DESK_FIX_SESSION_H
+#define DESK_FIX_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "desk/connector.h"
+#include "desk/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DESK_FIX_MAX_HOSTS 8 /* entries of the hosts option */
+
+/* The fix connector's operations (type "fix").  Static; any thread. */
+const desk_connector_ops_t *desk_fix_ops(void);
+
+/* ------------------------------------------------- the session machine */
+
+/* Settings of one session.  Strings are copied by desk_fix_session_create. */
+typedef struct desk_fix_session_cfg {
+    const char *sender;         /* SenderCompID (49), 1..32 printable bytes */
+    const char *target;         /* TargetCompID (56) */
+    const char *store_dir;      /* sequence-number store directory; NULL or "": none */
+    uint32_t heartbeat_s;       /* HeartBtInt, 1..3600 */
+    uint8_t reset_on_logon;     /* 141=Y on every Logon */
+    uint8_t store_fsync;        /* fdatasync after each store write */
+    uint8_t pad_[2];            /* zero */
+    uint64_t max_resend_age_ns; /* NewOrderSingles older than this are not resent */
+    uint32_t max_orders;        /* orders tracked, 64..2^20 */
+    uint32_t resend_ring;       /* sent app messages kept, power of two, 64..2^20 */
+    uint64_t logon_timeout_ns;  /* Logon answer deadline [10 s] */
+    uint64_t logout_timeout_ns; /* Logout answer deadline [2 s] */
+    int32_t session_start_s;    /* daily start, seconds after 00:00 UTC; -1: none */
+    int32_t session_end_s;      /* daily end; -1: none */
+} desk_fix_session_cfg_t;
+
+/*
+ * What the session does to the outside world.  Every callback runs inside a
+ * desk_fix_session_* call, on the caller's thread, with `ctx`.
+ */
+typedef struct desk_fix_io {
+    /* Queue `len` bytes (borrowed for the call) on the connection, all or
+     * nothing.  Returns 0, -EBUSY/-ENOBUFS (no room now: retry later) or
+     * -ENOTCONN. */
+    int (*send)(const char *buf, size_t len, void *ctx);
+    /* Hand one event to deskd.  Returns 0, or -EAGAIN (ring full: the session
+     * keeps the event and retries from its pending queue). */
+    int (*emit)(const desk_vevent_t *ev, void *ctx);
+    /* Health changed (called only on a change of state or reason). */
+    void (*health)(desk_health_t state, const char *reason, void *ctx);
+    /* Close the connection now (after what is queued); on_close follows. */
+    void (*close)(void *ctx);
+    /* One log line (cold; never on the hot path). */
+    void (*log)(const char *line, void *ctx);
+    void *ctx; /* passed to every callback (borrowed) */
+} desk_fix_io_t;
+
+/* Session states. */
+typedef enum desk_fix_state {
+    DESK_FIX_DISCONNECTED = 0, /* no connection */
+    DESK_FIX_LOGON_SENT = 1,   /* connected, our Logon is out */
+    DESK_FIX_ACTIVE = 2,       /* logged on: orders may be sent */
+    DESK_FIX_LOGOUT_SENT = 3,  /* our Logout is out, waiting for the answer */
+    DESK_FIX_CLOSING = 4,      /* the connection is being closed */
+} desk_fix_state_t;
+
+/* Counters (written by the session's thread only). */
+typedef struct desk_fix_stats {
+    uint64_t msgs_in;         /* well-framed messages received */
+    uint64_t msgs_out;        /* messages sent (resends included) */
+    uint64_t garbled;         /* bytes runs dropped: bad framing, checksum, header */
+    uint64_t logons;          /* Logons completed */
+    uint64_t resend_requests; /* ResendRequests we sent */
+    uint64_t resends_served;  /* ResendRequests from the venue we answered */
+    uint64_t resent;          /* application messages resent with 43=Y */
+    uint64_t gap_fills;       /* SequenceReset-GapFills we sent */
+    uint64_t stale_rejects;   /* NewOrderSingles reported REJECTED as stale */
+    uint64_t dup_execs;       /* ExecutionReports dropped as duplicate ExecIDs */
+    uint64_t unknown_orders;  /* venue messages about ClOrdIDs we do not know */
+    uint64_t test_requests;   /* TestRequests we sent */
+    uint64_t heartbeats;      /* Heartbeats we sent */
+    uint64_t session_rejects; /* session Rejects (35=3) received */
+    uint64_t emit_overflow;   /* events lost because the pending queue was full (a bug) */
+    uint64_t store_errors;    /* failed store writes */
+} desk_fix_stats_t;
+
+typedef struct desk_fix_session desk_fix_session_t;
+
+/*
+ * Allocate a session: every table (orders, ClOrdID map, ExecID set, resend
+ * ring, pending events, receive buffer) is reserved here, nothing later.
+ * Opens (creating it and store_dir if needed) the store file
+ * <store_dir>/<sender>-<target>.seq and loads the sequence numbers it holds
+ * (1 and 1 for a new file).  `io` is copied.  Returns 0; -EINVAL (bad
+ * setting, named by desk_errmsg()); -ENOMEM; or the error of opening, reading
+ * or creating the store (-EACCES, -EIO, ...; a store whose records are both
+ * corrupt is -EBADMSG).  Cold; any thread.
+ */
+int desk_fix_session_create(const desk_fix_session_cfg_t *cfg, const desk_fix_io_t *io,
+                            desk_fix_session_t **out);
+
+/* Free everything (closes the store).  Safe with NULL.  Cold. */
+void desk_fix_session_destroy(desk_fix_session_t *s);
+
+/*
+ * The connection is open: send Logon (with 141=Y and both numbers reset to 1
+ * when reset_on_logon is set or a new daily session began).  `mono` is
+ * CLOCK_MONOTONIC ns (timers), `wall` CLOCK_REALTIME ns (SendingTime).
+ * Returns 0, or the send error.  Session thread.
+ */
+int desk_fix_session_on_open(desk_fix_session_t *s, uint64_t mono, uint64_t wall);
+
+/*
+ * Bytes received (any split).  Parses and handles every complete message:
+ * sequence checks, gap detection (ResendRequest), resend answers, heartbeats,
+ * and ExecutionReport / OrderCancelReject -> desk events.  Returns the number
+ * of messages handled (>= 0).  Never fails: bad bytes are dropped and
+ * counted.  Session thread.
+ */
+int desk_fix_session_on_data(desk_fix_session_t *s, const void *data, size_t len, uint64_t mono,
+                             uint64_t wall);
+
+/* The connection closed: DISCONNECTED, health DOWN (reason `why`, may be
+ * NULL).  Session thread. */
+void desk_fix_session_on_close(desk_fix_session_t *s, const char *why);
+
+/*
+ * Timers: Heartbeat after HeartBtInt of outbound silence; TestRequest (and
+ * DEGRADED) after 1.2 x HeartBtInt of inbound silence; close after 2.4 x;
+ * Logon and Logout deadlines; the rest of a resend; queued events.  Returns
+ * the work done (0 when idle).  Session thread.
+ */
+int desk_fix_session_tick(desk_fix_session_t *s, uint64_t mono, uint64_t wall);
+
+/*
+ * Orders.  NEW -> NewOrderSingle (D), CANCEL -> OrderCancelRequest (F),
+ * REPLACE -> OrderCancelReplaceRequest (G), ClOrdID "d<cl_ord_id>" (41 =
+ * "d<orig_cl_ord_id>").  `sym` (sym_len bytes) is the instrument's symbol.
+ * Returns 0 (sent); -ENOTCONN (not logged on); -EBUSY (a resend is in
+ * progress or the send buffer is full: retry); -EINVAL (a ClOrdID already
+ * used, or a command the codec refuses); -ENOSPC (order table full).
+ * No allocation; hot path (one pwrite to the store).  Session thread.
+ */
+int desk_fix_session_new(desk_fix_session_t *s, const desk_vcmd_t *cmd, const char *sym,
+                         size_t sym_len, uint64_t mono, uint64_t wall);
+int desk_fix_session_cancel(desk_fix_session_t *s, const desk_vcmd_t *cmd, const char *sym,
+                            size_t sym_len, uint64_t mono, uint64_t wall);
+int desk_fix_session_replace(desk_fix_session_t *s, const desk_vcmd_t *cmd, const char *sym,
+                             size_t sym_len, uint64_t mono, uint64_t wall);
+
+/*
+ * Send Logout (58 = text, may be NULL) and wait for the answer (the Logout
+ * deadline then closes).  Returns 0, -ENOTCONN (not logged on) or the send
+ * error.  Session thread.
+ */
+int desk_fix_session_logout(desk_fix_session_t *s, const char *text, uint64_t mono, uint64_t wall);
+
+/* Reset both sequence numbers to 1 now (and in the store).  Cold. */
+int desk_fix_session_reset_seqs(desk_fix_session_t *s);
+
+/* 1 when `wall` lies inside the configured daily session (always 1 without
+ * session_start/session_end).  Pure. */
+int desk_fix_session_in_hours(const desk_fix_session_t *s, uint64_t wall);
+
+/* State, next MsgSeqNum to send, next expected, health, counters. */
+desk_fix_state_t desk_fix_session_state(const desk_fix_session_t *s);
+uint64_t desk_fix_session_next_out(const desk_fix_session_t *s);
+uint64_t desk_fix_session_next_in(const desk_fix_session_t *s);
+desk_health_t desk_fix_session_health(const desk_fix_session_t *s);
+const desk_fix_stats_t *desk_fix_session_stats(const desk_fix_session_t *s);
+
+/*
+ * Parse "HH:MM:SS" (or "HH:MM") into seconds after midnight.  Returns 0 or
+ * -EINVAL.  Pure.
+ */
+int desk_fix_parse_tod(const char *s, int32_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DESK_FIX_SESSION_H */

@@ -1,0 +1,24 @@
+# fix.cmake - the fix connector end to end (included by
+# tests/integration/CMakeLists.txt): `desk up` with a `type = "fix"`
+# connector against desk-fix-peer (the QuickFIX acceptor, cmake/fix.cmake)
+# over loopback, plain TCP and TLS (through a relay inside the test), with
+# this test process as the strategy through libdesk.  The test skips (77)
+# with a reason when the peer was not built.
+if(TARGET desk_fix AND TARGET desk_client_static AND TARGET desk_cli)
+  find_package(OpenSSL REQUIRED)
+  add_executable(fix_e2e_test fix_e2e_test.c)
+  target_link_libraries(fix_e2e_test PRIVATE desk_client_static desk_base
+    PkgConfig::CMOCKA PkgConfig::CJSON OpenSSL::SSL OpenSSL::Crypto Threads::Threads)
+  target_compile_definitions(fix_e2e_test PRIVATE
+    DESK_SOURCE_DIR="${CMAKE_SOURCE_DIR}" DESK_SHARED_DATA="${DESK_SHARED_DATA}"
+    DESK_CLI="$<TARGET_FILE:desk_cli>")
+  if(TARGET desk-fix-peer)
+    add_dependencies(fix_e2e_test desk-fix-peer)
+    target_compile_definitions(fix_e2e_test PRIVATE DESK_FIX_PEER="$<TARGET_FILE:desk-fix-peer>")
+  endif()
+  desk_test_warnings(fix_e2e_test)
+  add_dependencies(fix_e2e_test desk_cli)
+  add_test(NAME fix_e2e_test COMMAND fix_e2e_test)
+  set_tests_properties(fix_e2e_test PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180 RUN_SERIAL TRUE
+    ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")
+endif()

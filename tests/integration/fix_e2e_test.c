@@ -1,0 +1,950 @@
+/*
+ * fix_e2e_test.c - the fix connector end to end: deskd (`desk up` on a
+ * generated desk.toml with a `type = "fix"` connector), desk-fix-peer (the
+ * QuickFIX acceptor of tests/peers/, validating every message against
+ * FIX44.xml) over loopback, and this process as the strategy through libdesk
+ * (desk_attach, desk_submit_*, desk_poll).
+ *
+ * The connector's host list starts with a port nobody listens on, so every
+ * (re)connect exercises failover to the second host.
+ *
+ * Phases (each waits for the events it expects, bounded):
+ *   flows       a marketable AMZN limit (fills against the recorded LOBSTER
+ *               book, several 150=F), a SIMX order (deterministic fills 40%,
+ *               40%, 20%), a resting order replaced then canceled, an
+ *               unknown symbol (150=8 103=1 -> REJECT UNKNOWN_INSTRUMENT).
+ *               Meanwhile the peer skips 3 outbound numbers (--on-app 3:skip
+ *               3: desk must send a ResendRequest and apply the gap fill) and
+ *               asks for a resend of desk's last 4 (--on-app 6:resend 4:
+ *               desk resends D/F/G with 43=Y and 122, gap-fills the rest; the
+ *               peer ignores the known ClOrdIDs and its refusals of the
+ *               repeated F/G must not become events).
+ *   stale       a resting order, 2 s (> max_resend_age_ms 1500) before the
+ *               peer asks for a resend: its NewOrderSingle is gap-filled,
+ *               not resent (the deskd log says so), and it stays live.
+ *   drop        the peer drops TCP: desk reconnects (failover again), UP, an
+ *               order flows.
+ *   restart     deskd stops (SIGTERM) and starts again on the same store:
+ *               its Logon carries 34 = the number the peer expects (read
+ *               from the peer's FileStore seqnums), no "MsgSeqNum too low".
+ *   peer        the peer restarts on the same port and store: desk
+ *               reconnects; a cancel of an order the new peer process does
+ *               not know -> OrderCancelReject -> CANCEL_REJECT; an order flows.
+ *   tls         deskd restarts with tls = true through a TLS-terminating
+ *               relay run by this test (QuickFIX's SSL acceptor exists in
+ *               Debian's libquickfix, but desk-fix-peer speaks plain TCP):
+ *               the certificate is verified against ca_file, orders flow.
+ * Checks: every order has its events once (no fill lost or counted twice:
+ * the FILL sum equals the venue's cum qty and the order qty), no event for an
+ * unknown ClOrdID, the peer acknowledged each NewOrderSingle exactly once,
+ * desk sent ResendRequest and PossDup resends, and the peer's reject log is
+ * empty.  An alarm bounds the run (about 40 s normally).  Skips (77) with a
+ * reason when the peer was not built or the recorded data is missing.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+#include <cmocka.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "desk/client.h"
+
+#define S DESK_SCALE
+#define DICT DESK_SHARED_DATA "/fix/FIX44.xml"
+#define BOOK                                                                                       \
+    DESK_SHARED_DATA "/marketdata/lobster_amzn_2012-06-21/"                                        \
+                     "AMZN_2012-06-21_34200000_57600000_orderbook_1.csv"
+#define MAXO 64
+
+extern char **environ;
+
+static char g_dir[128], g_log[256], g_name[32], g_pstore[192], g_plog[256];
+static char g_control[192], g_rejects[192], g_pevents[192], g_cert[192], g_key[192];
+static pid_t g_peer = -1, g_deskd = -1;
+static int g_port, g_dead_port;
+static desk_client_t *C;
+static int AMZN, SIMX, NOPE;
+
+/* ------------------------------------------------------------- utilities */
+
+static void msleep(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    size_t got = fread(b, 1, (size_t)n, f);
+    b[got] = '\0';
+    fclose(f);
+    return b;
+}
+
+static int count_in(const char *path, const char *needle)
+{
+    char *t = slurp(path);
+    int n = 0;
+    for (const char *p = t ? t : ""; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    free(t);
+    return n;
+}
+
+/* Lines of `path` that hold both needles. */
+static int count_lines(const char *path, const char *a, const char *b)
+{
+    char *t = slurp(path);
+    int n = 0;
+    for (char *line = t, *nl; line && *line; line = nl) {
+        nl = strchr(line, '\n');
+        if (nl)
+            *nl++ = '\0';
+        if (strstr(line, a) && strstr(line, b))
+            n++;
+    }
+    free(t);
+    return n;
+}
+
+static pid_t spawn(char *const argv[], const char *out, const char *err)
+{
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+
+    posix_spawn_file_actions_init(&fa);
+    if (out)
+        posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (err)
+        posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc == 0 ? pid : -1;
+}
+
+static int run(char *const argv[], const char *out)
+{
+    int st = 0;
+    unlink(out);
+    pid_t pid = spawn(argv, out, NULL);
+    if (pid < 0 || waitpid(pid, &st, 0) < 0)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Wait up to ms for pid to exit; returns its status or -1 (then killed). */
+static int wait_exit(pid_t pid, int ms)
+{
+    int st = 0;
+    for (uint64_t end = now_ms() + (uint64_t)ms; now_ms() < end; msleep(20))
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return st;
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+/* A loopback port nothing listens on (bound, then closed). */
+static int dead_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+        fail_msg("no free port");
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* ------------------------------------------------------------ certificate */
+
+static int make_cert(const char *certp, const char *keyp)
+{
+    EVP_PKEY *pk = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    X509V3_CTX v3;
+    int ok = 0;
+
+    if (pk == NULL || x == NULL)
+        goto out;
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -60);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, pk);
+    X509_NAME *n = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1, -1,
+                               0);
+    X509_set_issuer_name(x, n);
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "IP:127.0.0.1");
+    if (ext == NULL || !X509_add_ext(x, ext, -1)) {
+        X509_EXTENSION_free(ext);
+        goto out;
+    }
+    X509_EXTENSION_free(ext);
+    if (!X509_sign(x, pk, EVP_sha256()))
+        goto out;
+    FILE *f = fopen(certp, "w");
+    if (f == NULL)
+        goto out;
+    ok = PEM_write_X509(f, x);
+    fclose(f);
+    f = fopen(keyp, "w");
+    if (f == NULL) {
+        ok = 0;
+        goto out;
+    }
+    ok = ok && PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
+    fclose(f);
+out:
+    X509_free(x);
+    EVP_PKEY_free(pk);
+    return ok ? 0 : -1;
+}
+
+/* ------------------------------------------------------- TLS relay thread */
+
+/*
+ * TLS in (from desk), plain TCP out (to the peer), one connection at a
+ * time: what a TLS-terminating proxy in front of a FIX engine does.
+ */
+static struct {
+    pthread_t tid;
+    int lfd;               /* listening socket */
+    int port;              /* its port */
+    SSL_CTX *ctx;          /* server context (cert.pem / key.pem) */
+    atomic_int stop;       /* 1: leave */
+    atomic_int handshakes; /* TLS handshakes completed */
+    atomic_llong bytes_in; /* plaintext bytes from desk */
+    int started;
+} R;
+
+static int write_all(int fd, const char *b, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, b, n);
+        if (w <= 0)
+            return -1;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void relay_one(int cfd)
+{
+    SSL *ssl = SSL_new(R.ctx);
+    char buf[16384];
+
+    SSL_set_fd(ssl, cfd);
+    if (SSL_accept(ssl) != 1)
+        goto out;
+    atomic_fetch_add(&R.handshakes, 1);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int pfd = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(pfd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(pfd);
+        goto out;
+    }
+    while (!atomic_load(&R.stop)) {
+        struct pollfd p[2] = {{cfd, POLLIN, 0}, {pfd, POLLIN, 0}};
+        if (SSL_pending(ssl) == 0 && poll(p, 2, 100) <= 0)
+            continue;
+        if (SSL_pending(ssl) > 0 || (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+            int n = SSL_read(ssl, buf, sizeof buf);
+            if (n <= 0 || write_all(pfd, buf, (size_t)n) != 0)
+                break;
+            atomic_fetch_add(&R.bytes_in, n);
+        }
+        if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t n = read(pfd, buf, sizeof buf);
+            if (n <= 0 || SSL_write(ssl, buf, (int)n) != (int)n)
+                break;
+        }
+    }
+    close(pfd);
+    SSL_shutdown(ssl);
+out:
+    SSL_free(ssl);
+    close(cfd);
+}
+
+static void *relay_main(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&R.stop)) {
+        struct pollfd p = {R.lfd, POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        int cfd = accept(R.lfd, NULL, NULL);
+        if (cfd >= 0)
+            relay_one(cfd);
+    }
+    return NULL;
+}
+
+static void relay_start(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof a;
+
+    R.ctx = SSL_CTX_new(TLS_server_method());
+    assert_non_null(R.ctx);
+    assert_int_equal(SSL_CTX_use_certificate_file(R.ctx, g_cert, SSL_FILETYPE_PEM), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey_file(R.ctx, g_key, SSL_FILETYPE_PEM), 1);
+    R.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(R.lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(R.lfd, (struct sockaddr *)&a, &len), 0);
+    assert_int_equal(listen(R.lfd, 4), 0);
+    R.port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&R.tid, NULL, relay_main, NULL), 0);
+    R.started = 1;
+}
+
+static void relay_stop(void)
+{
+    if (!R.started)
+        return;
+    atomic_store(&R.stop, 1);
+    pthread_join(R.tid, NULL);
+    close(R.lfd);
+    SSL_CTX_free(R.ctx);
+    R.started = 0;
+}
+
+/* ------------------------------------------------------------- the peer */
+
+static void peer_start(int port, int first)
+{
+    char ready[192], portbuf[16], pl[256];
+    char *argv[48];
+    int n = 0;
+
+    snprintf(ready, sizeof ready, "%s/peer.port", g_dir);
+    unlink(ready);
+    snprintf(portbuf, sizeof portbuf, "%d", port);
+    snprintf(pl, sizeof pl, "%s/peer.stderr", g_dir);
+    argv[n++] = DESK_FIX_PEER;
+    argv[n++] = "--store";
+    argv[n++] = g_pstore;
+    argv[n++] = "--port";
+    argv[n++] = portbuf;
+    argv[n++] = "--ready-file";
+    argv[n++] = ready;
+    argv[n++] = "--reject-log";
+    argv[n++] = g_rejects;
+    argv[n++] = "--event-log";
+    argv[n++] = g_pevents;
+    argv[n++] = "--control";
+    argv[n++] = g_control;
+    argv[n++] = "--book";
+    argv[n++] = BOOK;
+    argv[n++] = "--sim-symbol";
+    argv[n++] = "SIMX";
+    argv[n++] = "--fill-pct";
+    argv[n++] = "40";
+    argv[n++] = "--tick-ms";
+    argv[n++] = "50";
+    argv[n++] = "--max-seconds";
+    argv[n++] = "150";
+    if (access(DICT, R_OK) == 0) {
+        argv[n++] = "--dict";
+        argv[n++] = DICT;
+    }
+    if (first) {
+        argv[n++] = "--on-app";
+        argv[n++] = "3:skip 3";
+        argv[n++] = "--on-app";
+        argv[n++] = "6:resend 4";
+    }
+    argv[n] = NULL;
+    g_peer = spawn(argv, pl, pl);
+    assert_true(g_peer > 0);
+    for (uint64_t end = now_ms() + 15000; now_ms() < end; msleep(20)) {
+        FILE *f = fopen(ready, "r");
+        if (f) {
+            int ok = fscanf(f, "%d", &g_port) == 1;
+            fclose(f);
+            if (ok)
+                return;
+        }
+        int st;
+        if (waitpid(g_peer, &st, WNOHANG) == g_peer)
+            fail_msg("desk-fix-peer exited early (status %d)", st);
+    }
+    fail_msg("desk-fix-peer did not start");
+}
+
+static void peer_command(const char *cmd)
+{
+    char tmp[256];
+    snprintf(tmp, sizeof tmp, "%s.tmp", g_control);
+    FILE *f = fopen(tmp, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\n", cmd);
+    fclose(f);
+    assert_int_equal(rename(tmp, g_control), 0);
+}
+
+/* The peer's FileStore numbers: its next outgoing and next expected. */
+static void peer_seqnums(long *sender, long *target)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/FIX.4.4-SIMVENUE-CLIENT1.seqnums", g_pstore);
+    char *t = slurp(p);
+    if (t == NULL || sscanf(t, "%ld : %ld", sender, target) != 2)
+        fail_msg("cannot read %s", p);
+    free(t);
+}
+
+/* ------------------------------------------------------------ deskd */
+
+static void write_toml(const char *path, int tls)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "[desk]\nname = \"%s\"\nidle = \"backoff\"\nstatus_interval_ms = 50\n\n"
+            "[[connector]]\nname = \"fx\"\ntype = \"fix\"\nvenue_type = \"equities\"\n"
+            "[connector.options]\n",
+            g_name);
+    if (tls)
+        fprintf(f, "hosts = \"127.0.0.1:%d,127.0.0.1:%d\"\ntls = true\nca_file = \"cert.pem\"\n",
+                g_dead_port, R.port);
+    else
+        fprintf(f, "hosts = \"127.0.0.1:%d,127.0.0.1:%d\"\n", g_dead_port, g_port);
+    fprintf(f, "sender_comp_id = \"CLIENT1\"\ntarget_comp_id = \"SIMVENUE\"\ncash = \"10000000\"\n"
+               "heartbeat_s = 2\nstore_dir = \"desk-store\"\nmax_resend_age_ms = 1500\n"
+               "reconnect_ms = 100\nreconnect_max_ms = 500\nconnect_timeout_ms = 2000\n\n"
+               "[[instrument]]\nsymbol = \"AMZN\"\nvenue = \"fx\"\nasset_class = \"equity\"\n"
+               "tick_size = \"0.0001\"\nlot_size = \"1\"\n\n"
+               "[[instrument]]\nsymbol = \"SIMX\"\nvenue = \"fx\"\nasset_class = \"equity\"\n"
+               "tick_size = \"0.01\"\nlot_size = \"1\"\n\n"
+               "[[instrument]]\nsymbol = \"NOPE\"\nvenue = \"fx\"\nasset_class = \"equity\"\n"
+               "tick_size = \"0.01\"\nlot_size = \"1\"\n\n"
+               "[[strategy]]\nname = \"t\"\n");
+    fclose(f);
+}
+
+static void deskd_start(int tls)
+{
+    char toml[256];
+    snprintf(toml, sizeof toml, "%s/desk%s.toml", g_dir, tls ? "-tls" : "");
+    write_toml(toml, tls);
+    char *dargv[] = {DESK_CLI, "up", "-c", toml, NULL};
+    g_deskd = spawn(dargv, NULL, g_log);
+    assert_true(g_deskd > 0);
+    int rc = -1;
+    for (int i = 0; i < 200 && rc != 0; i++) {
+        msleep(50);
+        rc = desk_attach(&C, g_name, "t");
+    }
+    if (rc != 0) {
+        char *log = slurp(g_log);
+        fail_msg("deskd did not come up (%s):\n%s", desk_client_errmsg(), log ? log : "");
+    }
+    AMZN = desk_instrument_find(C, "AMZN", NULL);
+    SIMX = desk_instrument_find(C, "SIMX", NULL);
+    NOPE = desk_instrument_find(C, "NOPE", NULL);
+    assert_true(AMZN >= 0 && SIMX >= 0 && NOPE >= 0);
+}
+
+static void deskd_stop(void)
+{
+    desk_detach(C);
+    C = NULL;
+    assert_int_equal(kill(g_deskd, SIGTERM), 0);
+    int st = wait_exit(g_deskd, 10000);
+    g_deskd = -1;
+    assert_true(st >= 0 && WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static cJSON *status_json(void)
+{
+    char out[300];
+    snprintf(out, sizeof out, "%s/status.json", g_dir);
+    char *argv[] = {DESK_CLI, "status", "-n", g_name, "--json", NULL};
+    if (run(argv, out) != 0)
+        fail_msg("desk status failed (deskd gone?)");
+    char *txt = slurp(out);
+    cJSON *j = cJSON_Parse(txt);
+    if (j == NULL)
+        fail_msg("desk status --json is not JSON: %.200s", txt);
+    free(txt);
+    return j;
+}
+
+static void pump_events(int ms);
+
+static const char *health(char *buf, size_t cap)
+{
+    cJSON *st = status_json();
+    const cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(st, "connectors"), 0);
+    const cJSON *h = c ? cJSON_GetObjectItemCaseSensitive(c, "health") : NULL;
+    snprintf(buf, cap, "%s", cJSON_IsString(h) ? h->valuestring : "?");
+    cJSON_Delete(st);
+    return buf;
+}
+
+/* Wait until health is (want_up ? UP : not UP). */
+static int wait_health(int want_up, int ms)
+{
+    char h[32];
+    uint64_t end = now_ms() + (uint64_t)ms;
+    do {
+        int up = strcmp(health(h, sizeof h), "UP") == 0;
+        if (up == want_up)
+            return 1;
+        pump_events(50);
+    } while (now_ms() < end);
+    return 0;
+}
+
+/* ------------------------------------------------- the strategy's ledger */
+
+typedef struct ord {
+    uint64_t cl, req;     /* current ClOrdID; cancel/replace in flight */
+    int64_t qty, new_qty; /* total quantity; replace in flight */
+    int acked, done, rejected, canceled, filled, replaced, cancel_rejects, events_after_done;
+    uint16_t reason, cxl_reason;
+    int64_t cum, fill_sum;
+    int nfills;
+} ord_t;
+
+static ord_t L[MAXO];
+static int NL;
+static uint64_t g_cl = 1;
+static int g_unexpected;
+
+static ord_t *find(uint64_t cl)
+{
+    for (int i = 0; i < NL; i++)
+        if (L[i].cl == cl || (L[i].req && L[i].req == cl))
+            return &L[i];
+    return NULL;
+}
+
+static void on_event(const desk_event_t *e)
+{
+    ord_t *o = NULL;
+
+    if (e->type == DESK_EV_REPLACED) {
+        for (int i = 0; i < NL && !o; i++)
+            if (L[i].cl == e->ref)
+                o = &L[i];
+    } else {
+        o = find(e->cl_ord_id);
+    }
+    if (o == NULL) {
+        g_unexpected++;
+        printf("unexpected event type %u cl %llu\n", e->type, (unsigned long long)e->cl_ord_id);
+        return;
+    }
+    if (o->done)
+        o->events_after_done++;
+    switch (e->type) {
+    case DESK_EV_ACK:
+        o->acked++;
+        break;
+    case DESK_EV_REJECT:
+        if (e->cl_ord_id == o->cl) {
+            o->rejected++;
+            o->done = 1;
+            o->reason = e->reason;
+        } else {
+            o->req = 0;
+            o->cancel_rejects++;
+            o->cxl_reason = e->reason;
+        }
+        break;
+    case DESK_EV_FILL:
+        o->cum = e->cum_qty;
+        o->fill_sum += e->last_qty;
+        o->nfills++;
+        if (e->ord_status == DESK_OS_FILLED) {
+            o->filled++;
+            o->done = 1;
+        }
+        break;
+    case DESK_EV_CANCELED:
+        o->canceled++;
+        o->done = 1;
+        o->req = 0;
+        break;
+    case DESK_EV_REPLACED:
+        o->cl = e->cl_ord_id;
+        o->req = 0;
+        o->qty = o->new_qty;
+        o->replaced++;
+        break;
+    case DESK_EV_CANCEL_REJECT:
+        o->req = 0;
+        o->cancel_rejects++;
+        o->cxl_reason = e->reason;
+        break;
+    default:
+        break;
+    }
+}
+
+static void pump_events(int ms)
+{
+    desk_event_t ev[64];
+    uint64_t end = now_ms() + (uint64_t)ms;
+    do {
+        int n = C ? desk_poll(C, ev, 64) : 0;
+        for (int i = 0; i < n; i++)
+            on_event(&ev[i]);
+        if (n == 0)
+            msleep(2);
+    } while (now_ms() < end);
+}
+
+#define WAIT_FOR(cond, ms, ...)                                                                    \
+    do {                                                                                           \
+        uint64_t end_ = now_ms() + (ms);                                                           \
+        while (!(cond)) {                                                                          \
+            if (now_ms() > end_)                                                                   \
+                fail_msg(__VA_ARGS__);                                                             \
+            pump_events(10);                                                                       \
+        }                                                                                          \
+    } while (0)
+
+static ord_t *submit(int inst, int64_t qty, int64_t px)
+{
+    assert_true(NL < MAXO);
+    ord_t *o = &L[NL++];
+    memset(o, 0, sizeof *o);
+    o->cl = g_cl++;
+    o->qty = qty;
+    int rc;
+    while ((rc = desk_submit_new(C, o->cl, (uint32_t)inst, DESK_BUY, DESK_LIMIT, DESK_DAY, qty, px,
+                                 0)) == -EAGAIN)
+        pump_events(1);
+    assert_int_equal(rc, 0);
+    return o;
+}
+
+static void cancel(ord_t *o)
+{
+    o->req = g_cl++;
+    while (desk_submit_cancel(C, o->req, o->cl) == -EAGAIN)
+        pump_events(1);
+}
+
+static void replace(ord_t *o, int64_t qty, int64_t px)
+{
+    o->req = g_cl++;
+    o->new_qty = qty;
+    while (desk_submit_replace(C, o->req, o->cl, qty, px) == -EAGAIN)
+        pump_events(1);
+}
+
+/* An order that must fill completely, in several fills. */
+static void expect_filled(ord_t *o, int min_fills, const char *what)
+{
+    WAIT_FOR(o->filled, 15000, "%s: not filled (acked %d, fills %d, cum %lld)", what, o->acked,
+             o->nfills, (long long)o->cum);
+    assert_int_equal(o->acked, 1);
+    assert_int_equal(o->filled, 1);
+    assert_true(o->nfills >= min_fills);
+    assert_true(o->fill_sum == o->qty);
+    assert_true(o->cum == o->qty);
+}
+
+/* ------------------------------------------------------------ setup */
+
+static int setup(void **state)
+{
+    (void)state;
+    struct stat st;
+
+#ifndef DESK_FIX_PEER
+    printf("skip: desk-fix-peer was not built (QuickFIX / libquickfix-dev not found)\n");
+    exit(77);
+#else
+    if (stat(DESK_FIX_PEER, &st) != 0) {
+        printf("skip: desk-fix-peer not built at %s\n", DESK_FIX_PEER);
+        exit(77);
+    }
+#endif
+    if (stat(BOOK, &st) != 0) {
+        printf("skip: no recorded LOBSTER book at %s (run tools/fetch-data.sh)\n", BOOK);
+        exit(77);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    alarm(150); /* the whole run, sanitizers included */
+    snprintf(g_dir, sizeof g_dir, "/tmp/desk-fix-e2e-%d", (int)getpid());
+    mkdir(g_dir, 0700);
+    snprintf(g_pstore, sizeof g_pstore, "%s/peer-store", g_dir);
+    snprintf(g_plog, sizeof g_plog, "%s/log/FIX.4.4-SIMVENUE-CLIENT1.messages.current.log",
+             g_pstore);
+    snprintf(g_control, sizeof g_control, "%s/control", g_dir);
+    snprintf(g_rejects, sizeof g_rejects, "%s/rejects.log", g_dir);
+    snprintf(g_pevents, sizeof g_pevents, "%s/peer-events.log", g_dir);
+    snprintf(g_log, sizeof g_log, "%s/deskd.log", g_dir);
+    snprintf(g_cert, sizeof g_cert, "%s/cert.pem", g_dir);
+    snprintf(g_key, sizeof g_key, "%s/key.pem", g_dir);
+    snprintf(g_name, sizeof g_name, "fixe2e%d", (int)getpid());
+    if (access(DICT, R_OK) != 0)
+        printf("note: %s absent: the peer runs WITHOUT a data dictionary\n", DICT);
+    assert_int_equal(make_cert(g_cert, g_key), 0);
+    g_dead_port = dead_port();
+    peer_start(0, 1);
+    deskd_start(0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (C)
+        desk_detach(C);
+    if (g_deskd > 0) {
+        kill(g_deskd, SIGTERM);
+        wait_exit(g_deskd, 10000);
+    }
+    if (g_peer > 0) {
+        kill(g_peer, SIGTERM);
+        wait_exit(g_peer, 5000);
+    }
+    relay_stop();
+    if (getenv("DESK_FIX_E2E_KEEP") == NULL) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+        if (system(cmd) != 0)
+            printf("could not remove %s\n", g_dir);
+    } else {
+        printf("kept %s\n", g_dir);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ phases */
+
+static void test_flows(void **state)
+{
+    (void)state;
+    assert_true(wait_health(1, 15000));
+    /* Failover: the first host refused, the second took the Logon. */
+    assert_true(count_in(g_log, "reconnecting to 127.0.0.1") >= 1);
+
+    ord_t *a = submit(AMZN, 250 * S, 300 * S); /* app 1: crosses the recorded ask */
+    ord_t *b = submit(SIMX, 10 * S, 10 * S);   /* app 2: 4 + 4 + 2 */
+    ord_t *c = submit(AMZN, 5 * S, 100 * S);   /* app 3: rests; then the peer skips 3 */
+    WAIT_FOR(c->acked, 5000, "resting order not acked");
+    replace(c, 7 * S, 101 * S); /* app 4 */
+    WAIT_FOR(c->replaced, 5000, "replace not done");
+    cancel(c); /* app 5 */
+    WAIT_FOR(c->canceled, 5000, "cancel not done");
+    ord_t *d = submit(NOPE, 1 * S, 10 * S); /* app 6: unknown symbol; then resend 4 */
+    WAIT_FOR(d->rejected, 5000, "unknown symbol not rejected");
+    assert_int_equal(d->reason, DESK_REJ_UNKNOWN_INSTRUMENT);
+    assert_int_equal(d->acked, 0);
+    expect_filled(a, 2, "AMZN marketable limit");
+    expect_filled(b, 3, "SIMX");
+    assert_int_equal(b->nfills, 3);
+    pump_events(1500); /* the resend and anything it may (wrongly) cause */
+    assert_int_equal(c->acked, 1);
+    assert_int_equal(c->replaced, 1);
+    assert_int_equal(c->canceled, 1);
+    assert_int_equal(c->nfills, 0);
+    for (int i = 0; i < NL; i++) {
+        assert_int_equal(L[i].cancel_rejects, 0); /* the peer's refusals of PossDup F/G */
+        assert_int_equal(L[i].events_after_done, 0);
+    }
+    assert_int_equal(g_unexpected, 0);
+    /* skip 3: desk asked for a resend, and QuickFIX gap-filled it. */
+    assert_true(count_in(g_log, "ResendRequest 7=") >= 1);
+    assert_true(count_in(g_log, "gap filled") >= 1);
+    assert_true(count_in(g_plog, "\00135=2\00149=CLIENT1\001") >= 1);
+    /* resend 4: desk answered with PossDup resends and/or gap fills. */
+    assert_true(count_in(g_log, "venue asks for a resend") >= 1);
+    assert_true(count_lines(g_plog, "\00149=CLIENT1\001", "\00143=Y\001") >= 1);
+    assert_true(wait_health(1, 5000));
+}
+
+static void test_stale_resend(void **state)
+{
+    (void)state;
+    int before = count_in(g_log, "not resent");
+    ord_t *e = submit(AMZN, 3 * S, 100 * S);
+    WAIT_FOR(e->acked, 5000, "resting order not acked");
+    pump_events(2200);        /* older than max_resend_age_ms = 1500 */
+    peer_command("resend 6"); /* covers e even if heartbeats followed it */
+    WAIT_FOR(count_in(g_log, "not resent") > before, 5000,
+             "the stale NewOrderSingle was not gap-filled");
+    pump_events(500);
+    assert_int_equal(e->rejected, 0); /* the venue had it: still live */
+    cancel(e);
+    WAIT_FOR(e->canceled, 5000, "cancel after the stale resend failed");
+    assert_int_equal(g_unexpected, 0);
+}
+
+static void test_drop_reconnect(void **state)
+{
+    (void)state;
+    int lost = count_in(g_log, "reconnecting to");
+    peer_command("drop");
+    WAIT_FOR(count_in(g_log, "reconnecting to") > lost, 5000, "no reconnect after drop");
+    assert_true(wait_health(1, 10000));
+    ord_t *f = submit(SIMX, 5 * S, 10 * S);
+    expect_filled(f, 2, "SIMX after the drop");
+}
+
+static void test_deskd_restart(void **state)
+{
+    (void)state;
+    long ps0, pt0, ps1, pt1;
+    deskd_stop();
+    pump_events(0);
+    msleep(300);
+    peer_seqnums(&ps0, &pt0); /* pt0: the MsgSeqNum the peer expects from desk */
+    char logon[96];
+    snprintf(logon, sizeof logon, "\00135=A\00149=CLIENT1\00156=SIMVENUE\00134=%ld\001", pt0);
+    assert_int_equal(count_in(g_plog, logon), 0);
+    deskd_start(0);
+    assert_true(wait_health(1, 15000));
+    /* desk resumed exactly where the peer expects it: no reset, no too-low. */
+    assert_int_equal(count_in(g_plog, logon), 1);
+    assert_int_equal(count_in(g_pevents, "MsgSeqNum too low"), 0);
+    peer_seqnums(&ps1, &pt1);
+    assert_true(pt1 > pt0);
+    assert_true(ps1 > ps0);
+    printf("deskd restart: desk's Logon carried 34=%ld as the peer expected\n", pt0);
+    ord_t *g = submit(SIMX, 5 * S, 10 * S);
+    expect_filled(g, 2, "SIMX after the deskd restart");
+}
+
+static void test_peer_restart(void **state)
+{
+    (void)state;
+    ord_t *h = submit(AMZN, 2 * S, 100 * S);
+    WAIT_FOR(h->acked, 5000, "resting order not acked");
+    int port = g_port;
+    assert_int_equal(kill(g_peer, SIGTERM), 0);
+    int st = wait_exit(g_peer, 8000);
+    assert_true(st >= 0);
+    g_peer = -1;
+    assert_true(wait_health(0, 5000));
+    peer_start(port, 0);
+    assert_int_equal(g_port, port);
+    assert_true(wait_health(1, 15000));
+    /* The new peer process has lost its book (the simulator keeps orders in
+     * memory): cancelling h gets an OrderCancelReject (102=1). */
+    cancel(h);
+    WAIT_FOR(h->cancel_rejects == 1, 5000, "no CANCEL_REJECT for an order the venue forgot");
+    assert_int_equal(h->cxl_reason, DESK_REJ_UNKNOWN_ORDER);
+    ord_t *k = submit(SIMX, 5 * S, 10 * S);
+    expect_filled(k, 2, "SIMX after the peer restart");
+    assert_int_equal(count_in(g_pevents, "MsgSeqNum too low"), 0);
+}
+
+static void test_tls(void **state)
+{
+    (void)state;
+    deskd_stop();
+    relay_start();
+    deskd_start(1);
+    assert_true(wait_health(1, 15000));
+    assert_true(atomic_load(&R.handshakes) >= 1);
+    assert_true(count_in(g_log, "(TLS)") >= 1);
+    ord_t *m = submit(SIMX, 10 * S, 10 * S);
+    expect_filled(m, 3, "SIMX over TLS");
+    ord_t *n = submit(AMZN, 4 * S, 100 * S);
+    WAIT_FOR(n->acked, 5000, "resting order over TLS not acked");
+    replace(n, 6 * S, 100 * S);
+    WAIT_FOR(n->replaced, 5000, "replace over TLS");
+    cancel(n);
+    WAIT_FOR(n->canceled, 5000, "cancel over TLS");
+    assert_true(atomic_load(&R.bytes_in) > 0);
+    printf("TLS relay: %d handshake(s), %lld bytes from desk\n", atomic_load(&R.handshakes),
+           (long long)atomic_load(&R.bytes_in));
+}
+
+static void test_books(void **state)
+{
+    (void)state;
+    pump_events(500);
+    /* Each order the venue accepted was accepted once (no NewOrderSingle
+     * executed twice), and desk saw exactly that many ACKs. */
+    int acked = 0;
+    for (int i = 0; i < NL; i++) {
+        assert_true(L[i].acked <= 1);
+        acked += L[i].acked;
+        assert_int_equal(L[i].events_after_done, 0);
+        if (L[i].nfills)
+            assert_true(L[i].fill_sum == L[i].cum);
+        assert_true(L[i].filled + L[i].canceled + L[i].rejected <= 1);
+    }
+    assert_int_equal(count_in(g_pevents, "SEND ER NEW "), acked);
+    int filled = 0;
+    for (int i = 0; i < NL; i++)
+        filled += L[i].filled;
+    assert_int_equal(count_in(g_pevents, "SEND ER FILLED"), filled);
+    assert_int_equal(g_unexpected, 0);
+    /* The peer validated every byte desk sent: no Reject, no BusinessReject. */
+    char *rej = slurp(g_rejects);
+    if (rej && rej[0])
+        fail_msg("the peer rejected messages from desk:\n%s", rej);
+    free(rej);
+    printf("books: %d orders, %d acked, %d filled; deskd log: %d ResendRequest(s), "
+           "%d resend(s) served\n",
+           NL, acked, filled, count_in(g_log, "ResendRequest 7="),
+           count_in(g_log, "venue asks for a resend"));
+    deskd_stop();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_flows),          cmocka_unit_test(test_stale_resend),
+        cmocka_unit_test(test_drop_reconnect), cmocka_unit_test(test_deskd_restart),
+        cmocka_unit_test(test_peer_restart),   cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_books),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
