@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../connectors/alpaca/session.h"
 #include "../connectors/fix/session.h"
@@ -281,6 +282,23 @@ static void *conn_thread_main(void *arg)
             if (idle_turns < UINT32_MAX)
                 idle_turns++;
         }
+    }
+    /* Disconnect here, on the thread that owns the connectors' I/O, and keep
+     * polling briefly so a goodbye (FIX Logout, WebSocket close) and its
+     * answer get through before the thread and its io_uring go away. */
+    for (uint32_t i = 0; i < t->nhosts; i++) {
+        struct desk_host *h = t->hosts[i];
+        if (h->connected) {
+            h->ops->disconnect(h->self);
+            h->connected = 0;
+        }
+    }
+    uint64_t until = desk_now_ns() + DESK_HOST_DRAIN_NS;
+    while (desk_now_ns() < until) {
+        for (uint32_t i = 0; i < t->nhosts; i++)
+            (void)t->hosts[i]->ops->poll(t->hosts[i]->self, desk_now_ns());
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
     }
     return NULL;
 }

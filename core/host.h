@@ -28,6 +28,7 @@
 
 #define DESK_HOST_CMD_SLOTS 4096    /* router -> connector ring */
 #define DESK_HOST_EVENT_SLOTS 16384 /* connector -> router ring */
+#define DESK_HOST_DRAIN_NS 300000000ull /* after disconnect at stop: polls for 300 ms */
 
 struct desk_host {
     uint16_t index;                    /* connector index */
