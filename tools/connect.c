@@ -242,8 +242,8 @@ int desk_cli_connect(int argc, char **argv)
                       "base_url = \"%s\"\n"
                       "api_key_id = { env = \"%s\" }\n"
                       "api_secret_key = { env = \"%s\" }\n",
-                      len > 0 && text[len - 1] != '\n' ? "\n" : "", name, prefix, name, url,
-                      var_id, var_secret);
+                      len > 0 && text[len - 1] != '\n' ? "\n" : "", name, prefix, name, url, var_id,
+                      var_secret);
     if (bl < 0 || (size_t)bl >= sizeof block) {
         fprintf(stderr, "desk connect: arguments too long\n");
         goto out;
@@ -272,8 +272,8 @@ int desk_cli_connect(int argc, char **argv)
     }
     /* Validate the result exactly as `desk up` would load it. */
     if (desk_config_load(cfg, tmp) != 0) {
-        fprintf(stderr, "desk connect: the result would not load, %s left unchanged:\n  %s\n",
-                path, desk_errmsg());
+        fprintf(stderr, "desk connect: the result would not load, %s left unchanged:\n  %s\n", path,
+                desk_errmsg());
         unlink(tmp);
         goto out;
     }

@@ -86,22 +86,22 @@
 #include "core/err.h"
 #include "core/fixed.h"
 
-#define NONE UINT32_MAX             /* no index */
-#define ALP_MAX_POOL 8u             /* trade connections at most */
-#define ALP_REQBUF 4096u            /* one serialised request */
-#define ALP_JSON_MAX (1u << 20)     /* largest JSON document read (open orders) */
-#define ALP_BODY_TRADE (1u << 20)   /* largest trade response body */
-#define ALP_BODY_DATA (64u << 10)   /* largest data response body */
-#define ALP_WS_MAX_MSG (256u << 10) /* largest stream message */
-#define ALP_OLIST 500u              /* GET /v2/orders?limit= */
-#define ALP_MAX_POS 256u            /* positions read at bootstrap */
-#define ALP_RETRY_NS 200000000ull   /* pause before a settle or a resend: 200 ms */
+#define NONE UINT32_MAX                   /* no index */
+#define ALP_MAX_POOL 8u                   /* trade connections at most */
+#define ALP_REQBUF 4096u                  /* one serialised request */
+#define ALP_JSON_MAX (1u << 20)           /* largest JSON document read (open orders) */
+#define ALP_BODY_TRADE (1u << 20)         /* largest trade response body */
+#define ALP_BODY_DATA (64u << 10)         /* largest data response body */
+#define ALP_WS_MAX_MSG (256u << 10)       /* largest stream message */
+#define ALP_OLIST 500u                    /* GET /v2/orders?limit= */
+#define ALP_MAX_POS 256u                  /* positions read at bootstrap */
+#define ALP_RETRY_NS 200000000ull         /* pause before a settle or a resend: 200 ms */
 #define ALP_CANCEL_CHECK_NS 3000000000ull /* 2xx DELETE without an update: ask */
-#define ALP_HOLDS 32u               /* fill updates held back waiting for a missing one */
-#define ALP_HOLD_NS 250000000ull    /* how long: 250 ms */
+#define ALP_HOLDS 32u                     /* fill updates held back waiting for a missing one */
+#define ALP_HOLD_NS 250000000ull          /* how long: 250 ms */
 #define MS 1000000ull
-#define ALP_SECRET_MAX 512u         /* bytes of a key id or secret, with the NUL */
-#define ALP_HANDLED (-ECANCELED)    /* process(): settled locally, nothing sent */
+#define ALP_SECRET_MAX 512u      /* bytes of a key id or secret, with the NUL */
+#define ALP_HANDLED (-ECANCELED) /* process(): settled locally, nothing sent */
 
 /* ---------------------------------------------------------------------- */
 /* Pure helpers (exposed as desk__ for the unit test)                      */
@@ -295,8 +295,8 @@ struct alp_opts {
     char stream_host[DESK_CONN_HOSTMAX]; /* trade_updates host */
     uint16_t stream_port;                /* its port */
     char stream_path[256];               /* its path ("/stream") */
-    char key_id[ALP_SECRET_MAX];    /* APCA-API-KEY-ID (secret: wiped at destroy) */
-    char secret[ALP_SECRET_MAX];    /* APCA-API-SECRET-KEY (wiped at destroy) */
+    char key_id[ALP_SECRET_MAX];         /* APCA-API-KEY-ID (secret: wiped at destroy) */
+    char secret[ALP_SECRET_MAX];         /* APCA-API-SECRET-KEY (wiped at destroy) */
     char ca_file[1024];                  /* trusted CAs, "" for the system store */
     uint64_t connect_timeout_ns;         /* TCP + TLS handshake */
     uint64_t request_timeout_ns;         /* one REST request */
@@ -349,47 +349,47 @@ enum alp_cx {
 
 /* One Alpaca order. */
 struct aord {
-    uint64_t clid;                /* its client_order_id number (map key); 0: free */
-    char id[DESK_ALPACA_ID_MAX];  /* Alpaca's order id, "" until known */
-    int64_t filled;               /* order.filled_qty applied so far */
-    int64_t avg;                  /* order.filled_avg_price at that point */
-    int64_t new_qty;              /* replacement: desk's new total quantity */
-    int64_t new_px;               /* replacement: the new limit price */
-    uint64_t not_before_ns;       /* no request about it before this */
-    uint32_t dord;                /* its desk order */
-    uint32_t prev;                /* replacement: the aord it replaces, else NONE */
-    uint32_t chain;               /* next aord of the same desk order (freeing) */
-    uint32_t epoch;               /* last reconciliation that listed it */
-    uint8_t st;                   /* enum alp_ast */
-    uint8_t cx;                   /* enum alp_cx */
-    uint8_t is_repl;              /* 1: made by a replace (PATCH) */
-    uint8_t busy;                 /* 1: a request about it is in flight */
-    uint8_t in_work;              /* 1: on the worklist */
-    uint8_t need_get;             /* 1: refresh by GET by client_order_id */
-    uint8_t attempts;             /* POST/PATCH sends so far */
-    uint8_t cx_attempts;          /* DELETE sends so far */
+    uint64_t clid;               /* its client_order_id number (map key); 0: free */
+    char id[DESK_ALPACA_ID_MAX]; /* Alpaca's order id, "" until known */
+    int64_t filled;              /* order.filled_qty applied so far */
+    int64_t avg;                 /* order.filled_avg_price at that point */
+    int64_t new_qty;             /* replacement: desk's new total quantity */
+    int64_t new_px;              /* replacement: the new limit price */
+    uint64_t not_before_ns;      /* no request about it before this */
+    uint32_t dord;               /* its desk order */
+    uint32_t prev;               /* replacement: the aord it replaces, else NONE */
+    uint32_t chain;              /* next aord of the same desk order (freeing) */
+    uint32_t epoch;              /* last reconciliation that listed it */
+    uint8_t st;                  /* enum alp_ast */
+    uint8_t cx;                  /* enum alp_cx */
+    uint8_t is_repl;             /* 1: made by a replace (PATCH) */
+    uint8_t busy;                /* 1: a request about it is in flight */
+    uint8_t in_work;             /* 1: on the worklist */
+    uint8_t need_get;            /* 1: refresh by GET by client_order_id */
+    uint8_t attempts;            /* POST/PATCH sends so far */
+    uint8_t cx_attempts;         /* DELETE sends so far */
 };
 
 /* One desk order. */
 struct dord {
-    uint64_t order_id;  /* deskd's order id */
-    int64_t qty;        /* desk's total quantity (after replaces) */
-    int64_t px;         /* limit price */
-    int64_t stop_px;    /* stop price */
-    int64_t cum;        /* fills emitted (sum over its Alpaca orders) */
+    uint64_t order_id;   /* deskd's order id */
+    int64_t qty;         /* desk's total quantity (after replaces) */
+    int64_t px;          /* limit price */
+    int64_t stop_px;     /* stop price */
+    int64_t cum;         /* fills emitted (sum over its Alpaca orders) */
     uint32_t instrument; /* instrument id */
-    uint32_t cur;       /* the Alpaca order that stands for it now */
-    uint32_t repl;      /* a replacement in progress, else NONE */
-    uint32_t chain;     /* its newest aord (list through aord.chain) */
-    uint32_t next_free; /* free FIFO link */
-    uint8_t side;       /* desk_side_t */
-    uint8_t ord_type;   /* desk_ord_type_t */
-    uint8_t tif;        /* desk_tif_t */
-    uint8_t in_use;     /* allocated (done orders stay findable until reuse) */
-    uint8_t acked;      /* ACK emitted */
-    uint8_t done;       /* a terminal event emitted (or FILLED) */
-    uint8_t rejected;   /* done by a REJECT */
-    uint8_t cancel_req; /* a CANCEL is pending: answer it exactly once */
+    uint32_t cur;        /* the Alpaca order that stands for it now */
+    uint32_t repl;       /* a replacement in progress, else NONE */
+    uint32_t chain;      /* its newest aord (list through aord.chain) */
+    uint32_t next_free;  /* free FIFO link */
+    uint8_t side;        /* desk_side_t */
+    uint8_t ord_type;    /* desk_ord_type_t */
+    uint8_t tif;         /* desk_tif_t */
+    uint8_t in_use;      /* allocated (done orders stay findable until reuse) */
+    uint8_t acked;       /* ACK emitted */
+    uint8_t done;        /* a terminal event emitted (or FILLED) */
+    uint8_t rejected;    /* done by a REJECT */
+    uint8_t cancel_req;  /* a CANCEL is pending: answer it exactly once */
 };
 
 /* What a pool slot's request is about. */
@@ -419,24 +419,24 @@ struct epconn {
 
 /* An HTTPS endpoint: n keep-alive connections to one host. */
 struct ep {
-    struct alpaca *a;                      /* owner */
-    const char *what;                      /* "trade" or "data", for messages */
-    char host[DESK_CONN_HOSTMAX];          /* host */
-    char hosthdr[DESK_CONN_HOSTMAX + 8];   /* Host header ("h:port" unless 443) */
-    uint16_t port;                         /* port */
-    uint32_t n;                            /* connections */
-    uint32_t ninit;                        /* connections initialised */
-    desk_conn_t conn[ALP_MAX_POOL];        /* the connections */
-    desk_http_resp_t *resp[ALP_MAX_POOL];  /* their response parsers (owned) */
-    desk_http_slot_t slot[ALP_MAX_POOL];   /* pool slots */
-    desk_http_pool_t pool;                 /* pool bookkeeping */
-    struct inflight fl[ALP_MAX_POOL];      /* what each busy slot carries */
-    struct epconn cc[ALP_MAX_POOL];        /* callback contexts */
-    uint8_t was_open[ALP_MAX_POOL];        /* the current attempt reached on_open */
-    desk_breaker_t *br;                    /* breaker (borrowed) */
-    desk_ratelimit_t *rl;                  /* rate limiter (borrowed) */
-    uint32_t health;                       /* 1: counts into the health breaker */
-    uint64_t fails;                        /* failed requests */
+    struct alpaca *a;                     /* owner */
+    const char *what;                     /* "trade" or "data", for messages */
+    char host[DESK_CONN_HOSTMAX];         /* host */
+    char hosthdr[DESK_CONN_HOSTMAX + 8];  /* Host header ("h:port" unless 443) */
+    uint16_t port;                        /* port */
+    uint32_t n;                           /* connections */
+    uint32_t ninit;                       /* connections initialised */
+    desk_conn_t conn[ALP_MAX_POOL];       /* the connections */
+    desk_http_resp_t *resp[ALP_MAX_POOL]; /* their response parsers (owned) */
+    desk_http_slot_t slot[ALP_MAX_POOL];  /* pool slots */
+    desk_http_pool_t pool;                /* pool bookkeeping */
+    struct inflight fl[ALP_MAX_POOL];     /* what each busy slot carries */
+    struct epconn cc[ALP_MAX_POOL];       /* callback contexts */
+    uint8_t was_open[ALP_MAX_POOL];       /* the current attempt reached on_open */
+    desk_breaker_t *br;                   /* breaker (borrowed) */
+    desk_ratelimit_t *rl;                 /* rate limiter (borrowed) */
+    uint32_t health;                      /* 1: counts into the health breaker */
+    uint64_t fails;                       /* failed requests */
 };
 
 /* Stream phases. */
@@ -460,77 +460,77 @@ struct stream {
 };
 
 struct alpaca {
-    desk_host_t *host;            /* deskd's side (borrowed) */
-    char name[DESK_NAME_MAX];     /* connector name */
-    struct alp_opts o;            /* parsed options */
-    desk_loop_t loop;             /* the connector's io_uring loop */
-    int loop_ok;                  /* loop initialised */
-    desk_tls_ctx_t tls;           /* TLS context */
-    int tls_ok;                   /* tls initialised */
-    int net_ok;                   /* endpoints and stream initialised */
-    desk_json_t *json;            /* JSON handle (owned) */
-    struct ep trade;              /* trading endpoint */
-    struct ep data;               /* market data endpoint */
-    struct stream st;             /* trade_updates */
-    desk_breaker_t br;            /* health breaker (trading) */
-    desk_breaker_t dbr;           /* data breaker (quotes only; not health) */
-    desk_ratelimit_t rl;          /* trading rate limiter */
-    desk_ratelimit_t drl;         /* data rate limiter (when another host) */
+    desk_host_t *host;        /* deskd's side (borrowed) */
+    char name[DESK_NAME_MAX]; /* connector name */
+    struct alp_opts o;        /* parsed options */
+    desk_loop_t loop;         /* the connector's io_uring loop */
+    int loop_ok;              /* loop initialised */
+    desk_tls_ctx_t tls;       /* TLS context */
+    int tls_ok;               /* tls initialised */
+    int net_ok;               /* endpoints and stream initialised */
+    desk_json_t *json;        /* JSON handle (owned) */
+    struct ep trade;          /* trading endpoint */
+    struct ep data;           /* market data endpoint */
+    struct stream st;         /* trade_updates */
+    desk_breaker_t br;        /* health breaker (trading) */
+    desk_breaker_t dbr;       /* data breaker (quotes only; not health) */
+    desk_ratelimit_t rl;      /* trading rate limiter */
+    desk_ratelimit_t drl;     /* data rate limiter (when another host) */
     /* orders */
-    struct dord *d;               /* [nd] desk orders (owned) */
-    uint32_t nd;                  /* their count */
-    uint32_t d_head, d_tail;      /* free FIFO */
-    struct aord *ao;              /* [na] Alpaca orders (owned) */
-    uint32_t na;                  /* their count */
-    uint32_t a_free;              /* free stack through aord.chain */
-    desk__alpaca_map_t map;       /* clid -> aord */
-    void *map_mem;                /* its memory (owned) */
-    uint32_t *work;               /* worklist ring [na] (owned) */
-    uint32_t w_head, w_n;         /* ring head and count */
-    uint8_t work_dirty;           /* something changed: walk the worklist */
-    uint64_t pump_at_ns;          /* walk it no later than this */
+    struct dord *d;          /* [nd] desk orders (owned) */
+    uint32_t nd;             /* their count */
+    uint32_t d_head, d_tail; /* free FIFO */
+    struct aord *ao;         /* [na] Alpaca orders (owned) */
+    uint32_t na;             /* their count */
+    uint32_t a_free;         /* free stack through aord.chain */
+    desk__alpaca_map_t map;  /* clid -> aord */
+    void *map_mem;           /* its memory (owned) */
+    uint32_t *work;          /* worklist ring [na] (owned) */
+    uint32_t w_head, w_n;    /* ring head and count */
+    uint8_t work_dirty;      /* something changed: walk the worklist */
+    uint64_t pump_at_ns;     /* walk it no later than this */
     /* events waiting for the router's ring */
-    desk_vevent_t *evq;           /* [evq_cap] (owned) */
+    desk_vevent_t *evq;                /* [evq_cap] (owned) */
     uint32_t evq_cap, evq_head, evq_n; /* ring */
     /* instruments and quotes */
-    uint32_t ninst;               /* this connector's instruments */
-    uint32_t *inst_id;            /* [ninst] their ids (owned) */
-    desk_quote_t *quote;          /* [ninst] latest quotes (owned) */
-    uint8_t *have_quote;          /* [ninst] (owned) */
-    uint32_t quote_rr;            /* next instrument to ask */
-    uint64_t quote_at_ns;         /* next quote request */
-    uint8_t quote_busy;           /* a quote request is in flight */
-    uint64_t account_at_ns;       /* next account heartbeat */
-    uint8_t account_busy;         /* account request in flight */
+    uint32_t ninst;         /* this connector's instruments */
+    uint32_t *inst_id;      /* [ninst] their ids (owned) */
+    desk_quote_t *quote;    /* [ninst] latest quotes (owned) */
+    uint8_t *have_quote;    /* [ninst] (owned) */
+    uint32_t quote_rr;      /* next instrument to ask */
+    uint64_t quote_at_ns;   /* next quote request */
+    uint8_t quote_busy;     /* a quote request is in flight */
+    uint64_t account_at_ns; /* next account heartbeat */
+    uint8_t account_busy;   /* account request in flight */
     /* reconciliation */
-    uint8_t recon_want;           /* a reconciliation is due */
-    uint8_t recon_busy;           /* GET /v2/orders in flight */
-    uint32_t epoch;               /* reconciliation counter */
-    desk_alpaca_order_t *olist;   /* [ALP_OLIST] decode buffer (owned) */
+    uint8_t recon_want;         /* a reconciliation is due */
+    uint8_t recon_busy;         /* GET /v2/orders in flight */
+    uint32_t epoch;             /* reconciliation counter */
+    desk_alpaca_order_t *olist; /* [ALP_OLIST] decode buffer (owned) */
     /* bootstrap */
-    int boot_rc;                  /* 1: not run; 0 ok; <0 error */
-    uint8_t booting;              /* bootstrap running on the main thread */
-    uint8_t boot_acct, boot_pos;  /* fetched */
-    int boot_err;                 /* a definitive error (403, ...) */
-    char boot_why[160];           /* last failure, for the message */
-    desk_balance_t bal;           /* account at bootstrap (then heartbeats) */
-    desk_position_t pos[ALP_MAX_POS]; /* positions at bootstrap */
+    int boot_rc;                              /* 1: not run; 0 ok; <0 error */
+    uint8_t booting;                          /* bootstrap running on the main thread */
+    uint8_t boot_acct, boot_pos;              /* fetched */
+    int boot_err;                             /* a definitive error (403, ...) */
+    char boot_why[160];                       /* last failure, for the message */
+    desk_balance_t bal;                       /* account at bootstrap (then heartbeats) */
+    desk_position_t pos[ALP_MAX_POS];         /* positions at bootstrap */
     desk_alpaca_position_t apos[ALP_MAX_POS]; /* GET /v2/positions decode buffer */
-    int npos;                     /* their count (or -ENOSPC) */
+    int npos;                                 /* their count (or -ENOSPC) */
     /* the rest */
-    int connected;                /* between connect() and disconnect() */
-    desk_health_t h_state;        /* last health published */
-    char h_why[48];               /* and its reason */
-    int h_init;                   /* published once */
-    char reqbuf[ALP_REQBUF];      /* serialised request */
-    char body[512];               /* request body */
-    desk_alpaca_stream_t smsg;    /* decoded stream message */
-    struct hold hold[ALP_HOLDS];  /* out-of-order fill updates held back */
-    uint32_t nhold;               /* slots in use */
-    uint64_t held;                /* updates ever held */
-    desk_alpaca_order_t ord;      /* decoded Order */
-    uint64_t anomalies;           /* updates that did not fit (logged) */
-    uint64_t logged;              /* log lines written about anomalies */
+    int connected;               /* between connect() and disconnect() */
+    desk_health_t h_state;       /* last health published */
+    char h_why[48];              /* and its reason */
+    int h_init;                  /* published once */
+    char reqbuf[ALP_REQBUF];     /* serialised request */
+    char body[512];              /* request body */
+    desk_alpaca_stream_t smsg;   /* decoded stream message */
+    struct hold hold[ALP_HOLDS]; /* out-of-order fill updates held back */
+    uint32_t nhold;              /* slots in use */
+    uint64_t held;               /* updates ever held */
+    desk_alpaca_order_t ord;     /* decoded Order */
+    uint64_t anomalies;          /* updates that did not fit (logged) */
+    uint64_t logged;             /* log lines written about anomalies */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -813,8 +813,8 @@ static void replace_done(struct alpaca *a, struct dord *D, uint32_t ri, const ch
         R->need_get = 1; /* learn its id */
         work_add(a, ri);
     }
-    ev_simple(a, D, DESK_EV_REPLACED, desk_alpaca_exec_id(a->ao[old].id, DESK_ALPACA_EV_REPLACED,
-                                                         a->ao[old].filled));
+    ev_simple(a, D, DESK_EV_REPLACED,
+              desk_alpaca_exec_id(a->ao[old].id, DESK_ALPACA_EV_REPLACED, a->ao[old].filled));
 }
 
 /* An update (stream, or a snapshot made from an Order) for Alpaca order i. */
@@ -835,8 +835,9 @@ static void apply_update(struct alpaca *a, uint32_t i, const desk_alpaca_update_
             /* desk said REJECT (settled by 404 after max_attempts) but the
              * venue has it after all: cancel it, and say so loudly. */
             a->anomalies++;
-            alog(a, "alpaca: order %s (%s) exists at the venue although desk rejected it: "
-                    "cancelling it",
+            alog(a,
+                 "alpaca: order %s (%s) exists at the venue although desk rejected it: "
+                 "cancelling it",
                  o->client_order_id, o->id);
             A->st = AS_LIVE;
             A->cx = CX_WANT;
@@ -844,7 +845,8 @@ static void apply_update(struct alpaca *a, uint32_t i, const desk_alpaca_update_
         }
         if (D->rejected && o->filled_qty > A->filled) {
             a->anomalies++;
-            alog(a, "alpaca: fill of %s after desk rejected it: position break", o->client_order_id);
+            alog(a, "alpaca: fill of %s after desk rejected it: position break",
+                 o->client_order_id);
             A->filled = o->filled_qty;
         }
         return;
@@ -1359,8 +1361,8 @@ static void on_post_or_patch(struct alpaca *a, struct ep *ep, uint32_t i, int is
     default:
         if (status == 0 || status >= 500 || !ok)
             alog(a, "alpaca: %s d%llu: outcome unknown (%s%s): asking the venue",
-                 is_patch ? "replace" : "order", (unsigned long long)A->clid,
-                 status ? "HTTP " : "", status ? (status >= 500 ? "5xx" : "unreadable") : why);
+                 is_patch ? "replace" : "order", (unsigned long long)A->clid, status ? "HTTP " : "",
+                 status ? (status >= 500 ? "5xx" : "unreadable") : why);
         A->st = AS_UNCERTAIN;
         A->not_before_ns = now + ALP_RETRY_NS;
         break;
@@ -1495,8 +1497,7 @@ static void on_orders(struct alpaca *a, struct ep *ep, int status, const desk_ht
         }
     }
     a->recon_want = 0;
-    alog(a, "alpaca: reconciled after stream start: %d open at the venue, %u to check", n,
-         asked);
+    alog(a, "alpaca: reconciled after stream start: %d open at the venue, %u to check", n, asked);
 }
 
 static void on_account(struct alpaca *a, struct ep *ep, int status, const desk_http_msg_t *m,
@@ -1518,8 +1519,8 @@ static void on_account(struct alpaca *a, struct ep *ep, int status, const desk_h
         snprintf(a->boot_why, sizeof a->boot_why, "GET /v2/account: HTTP %d %s (check the API key)",
                  status, err_text(a, m, msg, sizeof msg));
     } else if (a->booting) {
-        snprintf(a->boot_why, sizeof a->boot_why, "GET /v2/account: %s%d %s",
-                 status ? "HTTP " : "", status, status ? err_text(a, m, msg, sizeof msg) : why);
+        snprintf(a->boot_why, sizeof a->boot_why, "GET /v2/account: %s%d %s", status ? "HTTP " : "",
+                 status, status ? err_text(a, m, msg, sizeof msg) : why);
     }
 }
 
@@ -1534,6 +1535,7 @@ static void on_positions(struct alpaca *a, struct ep *ep, int status, const desk
         n = desk_alpaca_positions_decode(a->json, (const char *)m->body, m->body_len, ap,
                                          ALP_MAX_POS);
     account_answer(a, ep, status, n >= 0 || n == -ENOSPC, m, why, now);
+    a->account_busy = 0; /* positions share the account request's flag */
     if (n == -ENOSPC) {
         a->npos = -ENOSPC;
         a->boot_pos = 1;
@@ -1591,8 +1593,8 @@ static void on_quote(struct alpaca *a, struct ep *ep, uint32_t j, int status,
 static void answer(struct alpaca *a, struct ep *ep, const struct inflight *f, int status,
                    const desk_http_msg_t *m, const char *why, uint64_t now)
 {
-    int aord_kind = f->kind == K_POST || f->kind == K_PATCH || f->kind == K_DELETE ||
-                    f->kind == K_GET_CLID;
+    int aord_kind =
+        f->kind == K_POST || f->kind == K_PATCH || f->kind == K_DELETE || f->kind == K_GET_CLID;
 
     if (aord_kind && (f->ref >= a->na || a->ao[f->ref].clid != f->clid)) {
         account_answer(a, ep, status, 1, m, why, now);
@@ -2092,8 +2094,8 @@ static void st_on_close(desk_conn_t *c, int err, const char *why, void *ctx)
         /* We closed it: reconnect from poll() after a delay that grows
          * while sessions keep failing before they go live. */
         uint64_t now = desk_loop_now(&a->loop);
-        s->reopen_at_ns = now + desk_conn_backoff_ns(s->fails, a->o.reconnect_ns,
-                                                     a->o.reconnect_max_ns, &s->rng);
+        s->reopen_at_ns =
+            now + desk_conn_backoff_ns(s->fails, a->o.reconnect_ns, a->o.reconnect_max_ns, &s->rng);
     }
     if (s->fails < 30)
         s->fails++;
@@ -2286,7 +2288,8 @@ static DESK_COLD int parse_opts(struct alpaca *a, const desk_connector_cfg_t *cf
 #undef MS_OPT
 #undef U32_OPT
         if (rc != 0)
-            return DESK_ERR(-EINVAL, "desk.toml:%d: connector '%s': bad value for alpaca option '%s'",
+            return DESK_ERR(-EINVAL,
+                            "desk.toml:%d: connector '%s': bad value for alpaca option '%s'",
                             opt->line, name, k);
     }
     if (o->key_id[0] == '\0' || o->secret[0] == '\0')
@@ -2294,8 +2297,8 @@ static DESK_COLD int parse_opts(struct alpaca *a, const desk_connector_cfg_t *cf
                         "connector '%s': alpaca options 'api_key_id' and 'api_secret_key' are "
                         "required (as { env = \"...\" } references)",
                         name);
-    if (desk__alpaca_parse_url(base, "https", o->base_host, sizeof o->base_host, &o->base_port, path,
-                               sizeof path) != 0 ||
+    if (desk__alpaca_parse_url(base, "https", o->base_host, sizeof o->base_host, &o->base_port,
+                               path, sizeof path) != 0 ||
         path[0] != '\0')
         return DESK_ERR(-EINVAL,
                         "desk.toml:%d: connector '%s': base_url '%s' is not https://host[:port]",
@@ -2320,9 +2323,9 @@ static DESK_COLD int parse_opts(struct alpaca *a, const desk_connector_cfg_t *cf
     } else if (desk__alpaca_parse_url(stream, "wss", o->stream_host, sizeof o->stream_host,
                                       &o->stream_port, o->stream_path,
                                       sizeof o->stream_path) != 0) {
-        return DESK_ERR(-EINVAL,
-                        "desk.toml:%d: connector '%s': stream_url '%s' is not wss://host[:port]/path",
-                        stream_line, name, stream);
+        return DESK_ERR(
+            -EINVAL, "desk.toml:%d: connector '%s': stream_url '%s' is not wss://host[:port]/path",
+            stream_line, name, stream);
     }
     if (o->stream_path[0] == '\0')
         snprintf(o->stream_path, sizeof o->stream_path, "/");
@@ -2440,7 +2443,8 @@ static DESK_COLD int net_start(struct alpaca *a)
     desk_loop_cfg_t lc = {.max_timers = 8 * (a->o.pool_size + 2) + 16};
     if (!a->loop_ok) {
         if ((rc = desk_loop_init(&a->loop, a->o.pool_size + 2, &lc)) != 0)
-            return DESK_ERR(rc, "connector '%s': io_uring loop: %s", a->name, prev_err(eb, sizeof eb));
+            return DESK_ERR(rc, "connector '%s': io_uring loop: %s", a->name,
+                            prev_err(eb, sizeof eb));
         a->loop_ok = 1;
     }
     if (!a->tls_ok) {
@@ -2593,7 +2597,8 @@ static DESK_COLD int bootstrap(struct alpaca *a)
     a->booting = 0;
     if (a->boot_acct && a->boot_pos) {
         a->boot_rc = 0;
-        desk_host_log(a->host, "alpaca: https://%s:%u: cash %lld.%08lld, buying power %lld.%08lld, "
+        desk_host_log(a->host,
+                      "alpaca: https://%s:%u: cash %lld.%08lld, buying power %lld.%08lld, "
                       "%d position(s)",
                       a->o.base_host, (unsigned)a->o.base_port,
                       (long long)(a->bal.cash / DESK_SCALE), (long long)(a->bal.cash % DESK_SCALE),
@@ -2610,9 +2615,8 @@ static DESK_COLD int bootstrap(struct alpaca *a)
     else
         rc = -EAGAIN;
     /* Not cached: a later call (deskd retrying) tries again. */
-    return DESK_ERR(rc, "alpaca venue https://%s:%u not usable after %llu ms: %s%s",
-                    a->o.base_host, (unsigned)a->o.base_port,
-                    (unsigned long long)((now - t0) / MS),
+    return DESK_ERR(rc, "alpaca venue https://%s:%u not usable after %llu ms: %s%s", a->o.base_host,
+                    (unsigned)a->o.base_port, (unsigned long long)((now - t0) / MS),
                     a->boot_why[0] ? a->boot_why : "no answer",
                     rc == -EACCES ? "" : " (retry `desk up` once the venue answers)");
 }
