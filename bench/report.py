@@ -2,7 +2,8 @@
 """report.py - turn bench/run's raw results into the table, the JSON, the plot
 and the README section.
 
-Reads (from --results DIR): machine.txt, bench_*.json (Google Benchmark),
+Reads (from --results DIR): machine.txt, bench_*.json (Google Benchmark;
+bench_fix.json holds the FIX rows against QuickFIX),
 e2e.json (desk_e2e), strace/ (strace -ff logs of a marked desk_e2e run),
 strace_summary.txt (strace -c).  Writes: results.json, table.md,
 latency.dat, latency.gp, latency.png (when gnuplot is there), and replaces
@@ -207,6 +208,8 @@ def main():
     guard = gbench_rows(load(os.path.join(R, "bench_guard.json")))
     fixed = gbench_rows(load(os.path.join(R, "bench_fixed.json")))
     js = gbench_rows(load(os.path.join(R, "bench_json.json")))
+    fix_doc = load(os.path.join(R, "bench_fix.json"))
+    fix = gbench_rows(fix_doc)
     e2e = load(os.path.join(R, "e2e.json"))
     ctx = (load(os.path.join(R, "bench_ring.json")) or {}).get("context", {})
     st = strace_analysis(R)
@@ -219,7 +222,7 @@ def main():
         ratios.append(r)
         return r
 
-    for rows in (ring, guard, fixed, js):
+    for rows in (ring, guard, fixed, js, fix):
         for n, r in rows.items():
             if r["error"]:
                 errors.append("%s: %s" % (n, r["error"]))
@@ -311,6 +314,38 @@ def main():
         R_("json %s: desk shim / simdjson one pass" % m, a_, c_)
     tables.append(t)
 
+    # FIX 4.4: desk's codec and session against QuickFIX 1.15.
+    if fix:
+        # desk's send row also records the p50 of its part before io_uring_enter.
+        pre = median([b.get("p50_pre_submit_ns") for b in (fix_doc or {}).get("benchmarks", [])
+                      if b.get("run_type", "iteration") == "iteration"
+                      and b.get("run_name", b["name"]).startswith("Fix/desk/send_")])
+        t = Table("FIX 4.4: desk vs QuickFIX 1.15 (per message; send rows: every order timed "
+                  "alone, one in flight)",
+                  ["operation", "QuickFIX variant", "desk p50", "QuickFIX p50", "desk / QuickFIX (p50)",
+                   "desk / QuickFIX (mean)", "desk p99", "QuickFIX p99", "desk p99.9",
+                   "QuickFIX p99.9"])
+        for op, peers in (("encode_NewOrderSingle", (("quickfix", "toString"),)),
+                          ("decode_ExecutionReport", (("quickfix", "no dictionary"),
+                                                      ("quickfix_dict", "FIX44.xml validate"))),
+                          ("send_NewOrderSingle", (("quickfix", "sendToTarget"),))):
+            a_ = fix.get("Fix/desk/" + op)
+            for k, label in peers:
+                b_ = fix.get("Fix/%s/%s" % (k, op))
+                if not a_ and not b_:
+                    continue
+                r = R_("fix %s: desk / QuickFIX %s" % (op, label), a_, b_)
+                t.add(op, label, fmt_ns(a_ and a_["p50"]), fmt_ns(b_ and b_["p50"]),
+                      fmt_ratio(r["ratio"]), fmt_ratio(r["ratio_mean"]),
+                      fmt_ns(a_ and a_["p99"]), fmt_ns(b_ and b_["p99"]),
+                      fmt_ns(a_ and a_["p999"]), fmt_ns(b_ and b_["p999"]))
+        d_ = fix.get("Fix/desk/send_NewOrderSingle")
+        if pre is not None and d_:
+            d_["p50_pre_submit"] = pre
+            t.add("send_NewOrderSingle, desk's part before io_uring_enter (clocks + "
+                  "desk_fix_session_new)", "-", fmt_ns(pre), "-", "-", "-", "-", "-", "-", "-")
+        tables.append(t)
+
     # End to end.
     if e2e:
         hops = {"submit_to_routed": 1, "submit_to_venue_held": 2, "submit_to_ack_seen_null": 4,
@@ -375,6 +410,10 @@ def main():
             mach.get("loadavg_before", "?"), mach.get("loadavg_after", "?"),
             mach.get("date", "?"), mach.get("compiler", "?")),
     ]
+    for k, v in sorted(mach.items()):
+        if k.startswith("partial_"):
+            mlines.append("- %s rerun alone (bench/run --only) at %s; the other rows are from "
+                          "the full run above" % (k[len("partial_"):], v))
     for n_ in noise:
         mlines.append("- machine noise on CPU %d: longest time a pinned spinning thread was "
                       "descheduled %s, %d gaps > 10 us and %d > 1 ms in %.1f s" % (
@@ -459,7 +498,7 @@ plot %s
 
     with open(os.path.join(R, "results.json"), "w") as f:
         json.dump({"machine": mach, "context": ctx, "ring": ring, "guard": guard, "fixed": fixed,
-                   "json": js, "e2e": e2e, "ratios": ratios, "strace": st, "errors": errors},
+                   "json": js, "fix": fix, "e2e": e2e, "ratios": ratios, "strace": st, "errors": errors},
                   f, indent=1, sort_keys=True)
 
     if a.readme and os.path.exists(a.readme):

@@ -12,7 +12,7 @@ build=${1:?usage: bench/smoke.sh BUILD_DIR}
 bin="$build/bench"
 fail=0
 ran=0
-for b in bench_ring bench_guard bench_fixed bench_json; do
+for b in bench_ring bench_guard bench_fixed bench_json bench_fix; do
   if [ ! -x "$bin/$b" ]; then
     echo "smoke: $b not built, skipped"
     continue
