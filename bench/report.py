@@ -4,7 +4,8 @@ and the README section.
 
 Reads (from --results DIR): machine.txt, bench_*.json (Google Benchmark;
 bench_fix.json holds the FIX rows against QuickFIX),
-e2e.json (desk_e2e), strace/ (strace -ff logs of a marked desk_e2e run),
+e2e.json (desk_e2e), desk_net_rtt.json (the order round trip over loopback
+TCP next to raw TCP), strace/ (strace -ff logs of a marked desk_e2e run),
 strace_summary.txt (strace -c).  Writes: results.json, table.md,
 latency.dat, latency.gp, latency.png (when gnuplot is there), and replaces
 the text between the results markers in --readme.
@@ -211,6 +212,7 @@ def main():
     fix_doc = load(os.path.join(R, "bench_fix.json"))
     fix = gbench_rows(fix_doc)
     e2e = load(os.path.join(R, "e2e.json"))
+    net = load(os.path.join(R, "desk_net_rtt.json"))
     ctx = (load(os.path.join(R, "bench_ring.json")) or {}).get("context", {})
     st = strace_analysis(R)
     tables, ratios, errors = [], [], []
@@ -387,6 +389,30 @@ def main():
                            "ratio": rr, "ratio_mean": None})
             tables.append(t)
 
+    # The network row: desk's round trip through its fix connector and a raw
+    # FIX responder over loopback TCP, next to raw TCP of the same bytes.
+    if net and net.get("rows"):
+        by = {r["name"]: r for r in net["rows"]}
+        t = Table("Order round trip over loopback TCP (desk_net_rtt): desk + fix connector + raw "
+                  "FIX responder vs raw TCP ping-pong, %s-byte 35=D out, %s-byte 35=8 back" % (
+                      net.get("d_bytes", "?"), net.get("er_bytes", "?")),
+                  ["row", "samples", "p50", "p90", "p99", "p99.9", "max",
+                   "desk round trip / this (p50)"])
+        d_ = by.get("desk_fix_round_trip")
+        for r in net["rows"]:
+            t.add(r["name"], r["samples"], fmt_ns(r["p50_ns"]), fmt_ns(r["p90_ns"]),
+                  fmt_ns(r["p99_ns"]), fmt_ns(r["p999_ns"]), fmt_ns(r["max_ns"]),
+                  fmt_ratio(ratio(d_ and d_["p50_ns"], r["p50_ns"]))
+                  if r["name"].startswith("raw_") else "-")
+        tables.append(t)
+        for k, label in (("raw_tcp_same_thread", "raw TCP, same thread (CPU 0)"),
+                         ("raw_tcp_cross_core", "raw TCP ping-pong CPU 0 <-> CPU 1")):
+            b_ = by.get(k)
+            if d_ and b_:
+                ratios.append({"what": "network round trip: desk via fix / %s" % label,
+                               "key": "p50", "ratio": ratio(d_["p50_ns"], b_["p50_ns"]),
+                               "ratio_mean": ratio(d_["mean_ns"], b_["mean_ns"])})
+
     # Ratios, all in one place.
     rt = Table("Ratios (desk / peer or baseline, same run; < 1: desk takes less time)",
                ["comparison", "p50", "mean"])
@@ -458,6 +484,10 @@ def main():
     if e2e:
         for r in e2e.get("rows", []):
             series.append(("e2e " + r["name"], [(p, v) for p, v in r["percentiles"] if p < 100]))
+    for r in (net or {}).get("rows", []):
+        if r["name"] in ("desk_fix_round_trip", "raw_tcp_same_thread", "raw_tcp_cross_core"):
+            series.append(("net " + r["name"], [(50, r["p50_ns"]), (90, r["p90_ns"]),
+                                                (99, r["p99_ns"]), (99.9, r["p999_ns"])]))
     for k in ("desk", "ck", "boost", "cacheline"):
         r = ring.get("PingPong/" + k)
         if r and r["p50"]:
@@ -498,7 +528,7 @@ plot %s
 
     with open(os.path.join(R, "results.json"), "w") as f:
         json.dump({"machine": mach, "context": ctx, "ring": ring, "guard": guard, "fixed": fixed,
-                   "json": js, "fix": fix, "e2e": e2e, "ratios": ratios, "strace": st, "errors": errors},
+                   "json": js, "fix": fix, "e2e": e2e, "net": net, "ratios": ratios, "strace": st, "errors": errors},
                   f, indent=1, sort_keys=True)
 
     if a.readme and os.path.exists(a.readme):

@@ -5,8 +5,9 @@
 # Asserts no number.  Fails only when a benchmark crashes, or when a row
 # fails its own correctness check (lost or reordered ring messages, a guard
 # scenario that does not hit its reason, decoders that disagree, an e2e order
-# unanswered or lost): those rows report error_occurred in Google
-# Benchmark's JSON, and desk_e2e exits nonzero.
+# unanswered or lost, a FIX order over loopback not filled): those rows
+# report error_occurred in Google Benchmark's JSON, and desk_e2e and
+# desk_net_rtt exit nonzero.
 set -euo pipefail
 build=${1:?usage: bench/smoke.sh BUILD_DIR}
 bin="$build/bench"
@@ -43,6 +44,17 @@ if [ -x "$bin/desk_e2e" ]; then
   ran=$((ran + 1))
 else
   echo "smoke: desk_e2e not built, skipped"
+fi
+if [ -x "$bin/desk_net_rtt" ]; then
+  if "$bin/desk_net_rtt" --orders 200 --warmup 20 >/dev/null 2>&1; then
+    echo "smoke: desk_net_rtt ok"
+  else
+    echo "smoke: desk_net_rtt failed"
+    fail=1
+  fi
+  ran=$((ran + 1))
+else
+  echo "smoke: desk_net_rtt not built, skipped"
 fi
 echo "smoke: $ran benchmark programs run, $([ $fail = 0 ] && echo 'all ok' || echo 'FAILED')"
 exit $fail

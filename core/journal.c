@@ -192,7 +192,7 @@ static int scan_tail(int fd, unsigned char *buf, size_t cap, uint64_t bad, uint6
     *valid = *nonzero = 0;
     while (from < size) {
         uint64_t left = size - from;
-        size_t want = left < cap ? (size_t)left : cap, got;
+        size_t want = left < cap ? (size_t)left : cap, got = 0;
         int rc = read_at(fd, buf, want, from, &got);
         if (rc < 0)
             return rc;
@@ -244,7 +244,7 @@ int desk_journal_scan_fd(int fd, int repair, desk_journal_cb *cb, void *ctx, des
     }
     while (off < in.size && bad == UINT64_MAX) {
         uint64_t left = in.size - off;
-        size_t want = left < cap ? (size_t)left : cap, got, p;
+        size_t want = left < cap ? (size_t)left : cap, got = 0, p;
         if ((rc = read_at(fd, buf, want, off, &got)) < 0)
             goto out;
         if (got < want)
