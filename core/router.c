@@ -122,11 +122,24 @@ DESK_COLD int desk_router_attach_connector(desk_router_t *r, uint32_t i, void *c
     return 0;
 }
 
+static inline void jpush(desk_router_t *r, const desk_jrec_t *rec);
+
 DESK_COLD void desk_router_seed_cash(desk_router_t *r, uint32_t i, int64_t cash, int64_t venue_bp)
 {
     r->uta.venue[i].cash = cash;
     r->uta.venue[i].venue_bp = venue_bp;
     r->uta_dirty = 1;
+    if (r->journal) {
+        desk_jrec_t rec;
+        memset(&rec, 0, sizeof rec);
+        rec.balance.kind = DESK_JREC_BALANCE;
+        rec.balance.what = DESK_JBAL_CASH;
+        rec.balance.source = DESK_JBAL_SEED;
+        rec.balance.connector = (uint16_t)i;
+        rec.balance.cash = cash;
+        rec.balance.venue_bp = venue_bp;
+        jpush(r, &rec);
+    }
 }
 
 DESK_COLD void desk_router_seed_position(desk_router_t *r, uint32_t instrument, int64_t qty,
@@ -135,6 +148,18 @@ DESK_COLD void desk_router_seed_position(desk_router_t *r, uint32_t instrument, 
     r->uta.pos[instrument].qty = qty;
     r->uta.pos[instrument].avg_px = avg_px;
     r->uta_dirty = 1;
+    if (r->journal) {
+        desk_jrec_t rec;
+        memset(&rec, 0, sizeof rec);
+        rec.balance.kind = DESK_JREC_BALANCE;
+        rec.balance.what = DESK_JBAL_POSITION;
+        rec.balance.source = DESK_JBAL_SEED;
+        rec.balance.connector = (uint16_t)r->uta.pos[instrument].venue;
+        rec.balance.instrument = (uint16_t)instrument;
+        rec.balance.qty = qty;
+        rec.balance.avg_px = avg_px;
+        jpush(r, &rec);
+    }
 }
 
 void desk_router_stop(desk_router_t *r)
@@ -210,6 +235,11 @@ static void reject_cmd(desk_router_t *r, uint32_t s, const desk_cmd_t *c, desk_r
     ev.instrument = c->instrument;
     ev.cl_ord_id = c->cl_ord_id;
     ev.ref = c->type == DESK_CMD_NEW ? order_id : c->orig_cl_ord_id;
+    if (r->journal) {
+        desk_jrec_t rec;
+        desk_jrec_reject_fill(&rec, c, s, why, order_id);
+        jpush(r, &rec);
+    }
     emit(r, s, &ev);
     bump(&r->stats->rejects, 1);
     bump(&r->stats->reject_by_reason[why], 1);
@@ -243,8 +273,16 @@ static inline void send_vcmd(desk_router_t *r, const desk_order_t *o, uint8_t ty
                              uint64_t now)
 {
     desk_router_conn_t *cn = &r->conn[o->connector];
-    desk_vcmd_t *v = desk_spsc_claim(&cn->cmd);
+    desk_vcmd_t *v;
 
+    /* Write into the slot after the held ones; the caller checked room for
+     * held + 1 (claim_n caches the consumer's head, so the slot is free). */
+    if (r->journal == NULL)
+        v = desk_spsc_claim(&cn->cmd);
+    else
+        v = desk_spsc_claim_n(&cn->cmd, cn->held + 1) > cn->held
+                ? desk_spsc_slot(&cn->cmd, cn->held)
+                : NULL;
     if (DESK_UNLIKELY(v == NULL)) {
         /* Unreachable: every caller checked for room first.  Should it ever
          * happen, the order stays pending in the table (never silently
@@ -264,8 +302,53 @@ static inline void send_vcmd(desk_router_t *r, const desk_order_t *o, uint8_t ty
     v->px = px;
     v->stop_px = o->stop_px;
     v->route_ns = now;
-    desk_spsc_commit(&cn->cmd, 1);
-    bump(&cn->shm->routed, 1);
+    if (r->journal == NULL) {
+        desk_spsc_commit(&cn->cmd, 1);
+        bump(&cn->shm->routed, 1);
+        return;
+    }
+    /* Write-ahead: the CMD record first; the slot is committed by
+     * commit_held() once the journal says the record is durable. */
+    desk_jrec_t rec;
+    desk_jrec_cmd_fill(&rec, type, o, type == DESK_CMD_NEW ? o->cl_ord_id : o->req_cl_ord_id,
+                       venue_cl, qty, px);
+    if (DESK_UNLIKELY(desk_journal_push(r->journal, &rec) < 0)) {
+        /* Unreachable: the command was taken only with room for its record.
+         * Unjournaled, it must not reach the venue: the order stays pending. */
+        bump(&r->stats->invalid_events, 1);
+        return;
+    }
+    cn->held++;
+    cn->held_seq = desk_journal_pushed(r->journal);
+}
+
+/* Commit connector c's held commands once their records are durable.
+ * Returns the number still held. */
+static inline uint32_t commit_held(desk_router_t *r, desk_router_conn_t *cn)
+{
+    if (cn->held && desk_journal_durable_seq(r->journal) >= cn->held_seq) {
+        desk_spsc_commit(&cn->cmd, cn->held);
+        bump(&cn->shm->routed, cn->held);
+        cn->held = 0;
+    }
+    return cn->held;
+}
+
+/* Push a record made by the router (room was checked before taking the
+ * message it describes). */
+static inline void jpush(desk_router_t *r, const desk_jrec_t *rec)
+{
+    if (r->journal && DESK_UNLIKELY(desk_journal_push(r->journal, rec) < 0))
+        bump(&r->stats->invalid_events, 1); /* unreachable: room was checked */
+}
+
+/* Room in connector c's command ring for one more command after the held
+ * ones. */
+static inline int conn_room(desk_router_t *r, uint32_t c)
+{
+    desk_router_conn_t *cn = &r->conn[c];
+
+    return desk_spsc_claim_n(&cn->cmd, cn->held + 1) > cn->held;
 }
 
 /* The connector a command will go to, or -1 if it will be refused before
@@ -288,6 +371,13 @@ static void handle_new(desk_router_t *r, uint32_t s, const desk_cmd_t *c, uint64
 
     if (desk_orders_clid_seen(&r->orders, (uint16_t)s, c->cl_ord_id)) {
         reject_cmd(r, s, c, DESK_REJ_DUPLICATE_CLORDID, 0);
+        return;
+    }
+    /* Relaxed: a flag the control thread clears; the orders it guards are
+     * the router's own. */
+    if (DESK_UNLIKELY(atomic_load_explicit(&r->reconciling, memory_order_relaxed))) {
+        (void)desk_orders_clid_add(&r->orders, (uint16_t)s, c->cl_ord_id, UINT32_MAX);
+        reject_cmd(r, s, c, DESK_REJ_RECONCILING, 0);
         return;
     }
     if (in && desk_seqlock_read(&r->quotes[in->id].lock, &q, &r->quotes[in->id].q, sizeof q))
@@ -456,8 +546,10 @@ static int drain_strategy(desk_router_t *r, uint32_t s, uint64_t now)
         if (!desk_spsc_claim_n(&st->events, 1))
             break;
         int cn = cmd_connector(r, s, c);
-        if (cn >= 0 && !desk_spsc_claim_n(&r->conn[cn].cmd, 1))
+        if (cn >= 0 && !conn_room(r, (uint32_t)cn))
             break;
+        if (r->journal && !desk_journal_room(r->journal, 1))
+            break; /* the journal is behind: the command waits */
         if (c->submit_ns && now > c->submit_ns)
             desk_hist_record(&r->stats->stage[DESK_STAGE_SUBMIT_ROUTER], now - c->submit_ns);
         bump(&r->stats->cmds, 1);
@@ -510,8 +602,13 @@ static void finish(desk_router_t *r, desk_order_t *o, int64_t prev_leaves)
 static void apply_vevent(desk_router_t *r, const desk_vevent_t *v, uint64_t now)
 {
     desk_order_t *o = desk_orders_by_id(&r->orders, v->order_id);
+    desk_jrec_t rec;
 
     if (o == NULL) {
+        if (r->journal) {
+            desk_jrec_event_fill(&rec, v, DESK_JEV_UNKNOWN_ORDER);
+            jpush(r, &rec);
+        }
         bump(&r->stats->invalid_events, 1);
         return;
     }
@@ -519,6 +616,11 @@ static void apply_vevent(desk_router_t *r, const desk_vevent_t *v, uint64_t now)
     uint64_t req_clid = o->req_cl_ord_id;
     uint64_t old_clid = o->cl_ord_id;
     desk_ord_result_t res = desk_order_apply(o, v);
+
+    if (r->journal) {
+        desk_jrec_event_fill(&rec, v, (unsigned)res);
+        jpush(r, &rec);
+    }
 
     if (res == DESK_ORD_DUPLICATE) {
         bump(&r->stats->duplicate_execs, 1);
@@ -607,6 +709,8 @@ static int drain_connector(desk_router_t *r, uint32_t c, uint64_t now)
     for (; done < n; done++) {
         const desk_vevent_t *v = desk_spsc_slot(&cn->evq, done);
         desk_order_t *o = desk_orders_by_id(&r->orders, v->order_id);
+        if (r->journal && !desk_journal_room(r->journal, 1))
+            break; /* the journal is behind: the event waits */
         if (o && !has_room(r, o->strategy))
             break; /* the strategy is behind: leave the rest in the ring */
         apply_vevent(r, v, now);
@@ -674,7 +778,7 @@ static void cancel_all(desk_router_t *r, uint32_t s, uint64_t now)
         if (o->strategy != s || o->status == DESK_OS_PENDING_CANCEL ||
             o->status == DESK_OS_PENDING_REPLACE)
             continue;
-        if (!desk_spsc_claim_n(&r->conn[o->connector].cmd, 1)) {
+        if (!conn_room(r, o->connector) || (r->journal && !desk_journal_room(r->journal, 1))) {
             /* Ring full: keep the request and finish on a later turn. */
             atomic_store_explicit(&r->strat[s].cancel_all, 1, memory_order_relaxed);
             return;
@@ -713,16 +817,32 @@ void desk_router_publish(desk_router_t *r, uint64_t now_ns)
     r->last_status_ns = now_ns;
 }
 
+/* Commit every connector's held commands whose records are durable; the
+ * number still held counts as work (the loop must not sleep on them). */
+static inline int commit_all_held(desk_router_t *r)
+{
+    uint32_t held = 0;
+
+    if (r->journal == NULL)
+        return 0;
+    for (uint32_t c = 0; c < r->nconn; c++)
+        if (r->conn[c].attached)
+            held += commit_held(r, &r->conn[c]);
+    return held ? 1 : 0;
+}
+
 int desk_router_poll(desk_router_t *r, uint64_t now)
 {
     int work = 0;
 
+    (void)commit_all_held(r);
     for (uint32_t s = 0; s < r->nstrat; s++)
         if (r->strat[s].attached)
             work += drain_strategy(r, s, now);
     for (uint32_t c = 0; c < r->nconn; c++)
         if (r->conn[c].attached)
             work += drain_connector(r, c, work ? desk_now_ns() : now);
+    work += commit_all_held(r);
     if (work && r->uta_dirty) {
         desk_uta_publish(&r->uta, r->uta_shm, now);
         r->uta_dirty = 0;

@@ -29,7 +29,16 @@
  * Venue ClOrdID numbers (desk_vcmd.cl_ord_id) start from the wall clock in
  * microseconds at start and count up, so they do not repeat across restarts
  * unless more requests were sent than microseconds elapsed between the two
- * starts; the journal (not built yet) will make this exact.
+ * starts; recovery from the journal makes this exact (the counter continues
+ * above every journaled number, desk_recover.h).
+ *
+ * Write-ahead journal (r->journal, optional): every command taken from a
+ * strategy, every venue event taken and every seeded balance is pushed as one
+ * record.  A command or an event is taken only when the journal ring has room
+ * for its record.  A venue command is written into its connector ring's next
+ * free slot but its commit is *held* until desk_journal_durable_seq() reaches
+ * the seq of its CMD record (checked at the start and end of every turn), so a
+ * venue never sees a ClOrdID the journal does not hold.
  */
 #ifndef DESK_ROUTER_H
 #define DESK_ROUTER_H
@@ -41,6 +50,7 @@
 #include "../ring/spsc.h"
 #include "config.h"
 #include "guard.h"
+#include "journal.h"
 #include "order.h"
 #include "uta.h"
 
@@ -66,6 +76,10 @@ typedef struct desk_router_conn {
     desk_spsc_t cmd;                /* producer: router -> connector */
     desk_spsc_t evq;                /* consumer: connector -> router */
     struct desk_conn_shm *shm;      /* status block in the main segment */
+    uint32_t held;                  /* venue commands written into cmd but not
+                                       committed: waiting for the journal */
+    uint64_t held_seq;              /* journal seq that must be durable before
+                                       the held commands are committed */
     uint8_t venue_type;             /* desk_venue_type_t */
     uint8_t attached;               /* rings are set up */
 } desk_router_conn_t;
@@ -91,6 +105,11 @@ typedef struct desk_router {
     uint64_t last_status_ns;              /* last refresh */
     uint32_t uta_dirty;                   /* UTA changed since last publish */
     uint32_t idle_turns;                  /* consecutive idle turns (backoff) */
+    struct desk_journal *journal;         /* write-ahead journal, NULL for none
+                                             (tests); borrowed */
+    _Atomic uint32_t reconciling;         /* 1: recovered orders are being settled
+                                             with the venues; NEW is refused with
+                                             DESK_REJ_RECONCILING.  W: control */
     _Atomic uint32_t stop;                /* 1: leave the loop; W: any thread */
 } desk_router_t;
 

@@ -123,6 +123,8 @@ typedef enum desk_reject {
     DESK_REJ_VENUE = 27,               /* the venue refused it (see venue log) */
     DESK_REJ_BAD_COMMAND = 28,         /* malformed desk_cmd (side, type, ...) */
     DESK_REJ_PENDING = 29,             /* a cancel/replace is already in flight */
+    DESK_REJ_RECONCILING = 30,         /* deskd recovering: orders in flight are
+                                          being settled with the venue */
     DESK_REJ__COUNT
 } desk_reject_t;
 
