@@ -200,6 +200,8 @@ static inline uint32_t utc_minute(void)
 static inline void emit(desk_router_t *r, uint32_t s, const desk_event_t *ev)
 {
     desk_router_strat_t *st = &r->strat[s];
+    if (r->replaying)
+        return; /* recovery: the strategies saw these events before the crash */
     desk_event_t *slot = desk_spsc_claim(&st->events);
 
     if (DESK_UNLIKELY(slot == NULL)) {
@@ -814,6 +816,10 @@ void desk_router_publish(desk_router_t *r, uint64_t now_ns)
         set_gauge(&r->conn[c].shm->event_ring_depth, desk_spsc_depth(r->conn[c].evq.hdr));
     }
     publish_orders(r);
+    /* Reconciliation ends when every order recovered in flight has had its
+     * venue's answer.  Relaxed: the flag only gates NEW in this thread. */
+    if (atomic_load_explicit(&r->reconciling, memory_order_relaxed) && desk_router_inflight(r) == 0)
+        atomic_store_explicit(&r->reconciling, 0, memory_order_relaxed);
     r->last_status_ns = now_ns;
 }
 
@@ -853,6 +859,115 @@ int desk_router_poll(desk_router_t *r, uint64_t now)
     atomic_store_explicit(&r->main->heartbeat_ns, now, memory_order_relaxed);
     bump(&r->stats->loop_turns, 1);
     return work;
+}
+
+/* ---- recovery (cold) ---------------------------------------------------- */
+
+DESK_COLD int desk_router_replay(desk_router_t *r, const desk_jrec_t *rec)
+{
+    desk_order_t *o;
+
+    switch (rec->head.kind) {
+    case DESK_JREC_CMD: {
+        const struct desk_jrec_cmd *c = &rec->cmd;
+        if (c->venue_cl >= r->next_venue_cl)
+            r->next_venue_cl = c->venue_cl + 1; /* never reuse a venue ClOrdID */
+        if (c->type == DESK_CMD_NEW) {
+            o = desk_orders_alloc(&r->orders);
+            if (o == NULL || o->order_id != c->order_id || c->instrument >= r->ninstr)
+                return DESK_ERR(-EPROTO, "journal: order %#llx does not replay (got %#llx)",
+                                (unsigned long long)c->order_id,
+                                o ? (unsigned long long)o->order_id : 0ull);
+            (void)desk_orders_clid_add(&r->orders, c->strategy, c->cl_ord_id, desk_order_slot(o));
+            o->cl_ord_id = c->cl_ord_id;
+            o->instrument = c->instrument;
+            o->strategy = c->strategy;
+            o->connector = r->instr[c->instrument].connector;
+            o->side = c->side;
+            o->ord_type = c->ord_type;
+            o->tif = c->tif;
+            o->qty = c->qty;
+            o->px = c->px;
+            o->stop_px = c->stop_px;
+            o->leaves_qty = c->qty;
+            o->venue_cl = c->venue_cl;
+            open_qty(r, o, o->leaves_qty);
+            set_reserve(r, o, o->side == DESK_BUY ? o->px : 0);
+            r->uta_dirty = 1;
+            return 0;
+        }
+        o = desk_orders_by_id(&r->orders, c->order_id);
+        if (o == NULL || desk_ord_terminal(o->status))
+            return DESK_ERR(-EPROTO, "journal: %s of unknown order %#llx",
+                            c->type == DESK_CMD_CANCEL ? "cancel" : "replace",
+                            (unsigned long long)c->order_id);
+        if (c->cl_ord_id)
+            (void)desk_orders_clid_add(&r->orders, o->strategy, c->cl_ord_id, desk_order_slot(o));
+        desk_order_pending(o, c->type == DESK_CMD_CANCEL ? DESK_OS_PENDING_CANCEL
+                                                        : DESK_OS_PENDING_REPLACE);
+        o->req_cl_ord_id = c->cl_ord_id;
+        o->req_venue_cl = c->venue_cl;
+        if (c->type == DESK_CMD_REPLACE) {
+            o->new_qty = c->qty;
+            o->new_px = c->px;
+            int64_t want = 0;
+            if (o->side == DESK_BUY && c->qty > o->cum_qty)
+                (void)desk_fixed_mul(c->px, c->qty - o->cum_qty, &want);
+            if (want > o->reserved) {
+                desk_uta_reserve(&r->uta, o->connector, want - o->reserved);
+                o->reserved = want;
+            }
+        }
+        return 0;
+    }
+    case DESK_JREC_REJECT: {
+        const struct desk_jrec_reject *j = &rec->reject;
+        o = j->order_id ? desk_orders_by_id(&r->orders, j->order_id) : NULL;
+        if (j->cl_ord_id)
+            (void)desk_orders_clid_add(&r->orders, j->strategy, j->cl_ord_id,
+                                       o ? desk_order_slot(o) : UINT32_MAX);
+        return 0;
+    }
+    case DESK_JREC_EVENT: {
+        const struct desk_jrec_event *e = &rec->event;
+        desk_vevent_t v = {0};
+        v.type = e->type;
+        v.flags = e->flags;
+        v.reason = e->reason;
+        v.instrument = e->instrument;
+        v.order_id = e->order_id;
+        v.exec_id = e->exec_id;
+        v.last_px = e->last_px;
+        v.last_qty = e->last_qty;
+        v.fee = e->fee;
+        v.cum_qty = e->cum_qty;
+        apply_vevent(r, &v, 0); /* replaying: nothing is emitted */
+        return 0;
+    }
+    case DESK_JREC_BALANCE:
+        if (rec->balance.what == DESK_JBAL_CASH && rec->balance.connector < r->nconn) {
+            r->uta.venue[rec->balance.connector].cash = rec->balance.cash;
+            r->uta.venue[rec->balance.connector].venue_bp = rec->balance.venue_bp;
+        } else if (rec->balance.what == DESK_JBAL_POSITION && rec->balance.instrument < r->ninstr) {
+            r->uta.pos[rec->balance.instrument].qty = rec->balance.qty;
+            r->uta.pos[rec->balance.instrument].avg_px = rec->balance.avg_px;
+        }
+        r->uta_dirty = 1;
+        return 0;
+    default:
+        return 0; /* FILE, SESSION, NAME: descriptive */
+    }
+}
+
+DESK_COLD uint32_t desk_router_inflight(desk_router_t *r)
+{
+    uint32_t n = 0;
+
+    for (const desk_order_t *o = desk_orders_live_first(&r->orders); o;
+         o = desk_orders_live_next(&r->orders, o))
+        n += o->status == DESK_OS_PENDING_NEW || o->status == DESK_OS_PENDING_CANCEL ||
+             o->status == DESK_OS_PENDING_REPLACE;
+    return n;
 }
 
 void desk_idle_wait(uint32_t idle, uint64_t max_ns, uint32_t turns)

@@ -107,6 +107,8 @@ typedef struct desk_router {
     uint32_t idle_turns;                  /* consecutive idle turns (backoff) */
     struct desk_journal *journal;         /* write-ahead journal, NULL for none
                                              (tests); borrowed */
+    uint8_t replaying;                    /* 1 during desk_router_replay(): no
+                                             events are emitted to strategies */
     _Atomic uint32_t reconciling;         /* 1: recovered orders are being settled
                                              with the venues; NEW is refused with
                                              DESK_REJ_RECONCILING.  W: control */
@@ -138,6 +140,21 @@ int desk_router_attach_connector(desk_router_t *r, uint32_t i, void *cmd_ring, s
 void desk_router_seed_cash(desk_router_t *r, uint32_t i, int64_t cash, int64_t venue_bp);
 void desk_router_seed_position(desk_router_t *r, uint32_t instrument, int64_t qty,
                                int64_t avg_px);
+
+/*
+ * Recovery: apply one journal record (in file order) to the order table, the
+ * ClOrdID index, the UTA and the venue ClOrdID counter, as the router did
+ * when it wrote it, without emitting events, journaling or sending anything.
+ * CMD NEW takes the next order slot exactly as handle_new() did, so order ids
+ * come out as they were (the connectors' events name them); a mismatch means
+ * the journal does not describe this table: -EPROTO (refuse to start).
+ * Call between desk_router_init() and attaching the journal; control thread,
+ * before the router thread starts.  Returns 0 or -EPROTO (desk_errmsg()).
+ */
+int desk_router_replay(desk_router_t *r, const desk_jrec_t *rec);
+
+/* Orders recovered in flight (PendingNew, PendingCancel, PendingReplace). */
+uint32_t desk_router_inflight(desk_router_t *r);
 
 /* One loop turn (steps 1-3 above); returns the number of messages handled.
  * Router thread only; tests call it directly. */
