@@ -36,6 +36,7 @@ struct deskd {
     desk_journal_t *journal;                         /* the write-ahead journal (owned) */
     uint32_t recovered;                              /* records replayed from a previous run */
     uint32_t journal_failed;                         /* journal error already logged */
+    uint32_t reconcile_started;                      /* orders were in flight at start */
     uint32_t reconcile_logged;                       /* the end of reconciling was logged */
 };
 
@@ -251,6 +252,7 @@ static int start(struct deskd *d)
          * (the FIX session's resend after logon), never guessed: until they
          * are, new orders are refused (cancels pass). */
         atomic_store_explicit(&d->router.reconciling, 1, memory_order_relaxed);
+        d->reconcile_started = 1;
         desk_log("reconciling: %u order(s) in flight at the last stop; new orders refused "
                  "until the venues settle them",
                  desk_router_inflight(&d->router));
@@ -430,7 +432,7 @@ int desk_deskd_run(const desk_config_t *cfg, const volatile sig_atomic_t *stop_f
         if (d->reconcile_logged == 0 &&
             !atomic_load_explicit(&d->router.reconciling, memory_order_relaxed)) {
             d->reconcile_logged = 1;
-            if (d->recovered)
+            if (d->reconcile_started)
                 desk_log("reconciling: every order in flight was settled by its venue");
         }
     }
