@@ -218,6 +218,15 @@ static int start(struct deskd *d)
                                           h->ev_len);
         if (rc < 0)
             return rc;
+        /* Recovered orders: the fix connector maps their venue ClOrdIDs
+         * again, so the venue's resend after logon reaches them. */
+        if (d->recovered && strcmp(cfg->connectors[c].type, "fix") == 0) {
+            rc = desk_router_recover_send(&d->router, c);
+            if (rc < 0)
+                return rc;
+            if (rc > 0)
+                desk_log("connector %s: %d recovered order(s) handed over", h->name, rc);
+        }
         /* The UTA starts from what the venue says it holds, unless today's
          * journal already holds the day (recovery): then the journal is the
          * desk's record and the venue's numbers are only logged beside it. */
@@ -251,6 +260,7 @@ static int start(struct deskd *d)
         /* Orders in flight at the crash are settled by the venue's answers
          * (the FIX session's resend after logon), never guessed: until they
          * are, new orders are refused (cancels pass). */
+        d->router.reconcile_deadline_ns = desk_now_ns() + 10000000000ull;
         atomic_store_explicit(&d->router.reconciling, 1, memory_order_relaxed);
         d->reconcile_started = 1;
         desk_log("reconciling: %u order(s) in flight at the last stop; new orders refused "
@@ -429,11 +439,18 @@ int desk_deskd_run(const desk_config_t *cfg, const volatile sig_atomic_t *stop_f
             desk_log("journal: %s: desk HALTED", strerror(-jerr));
         } else if (jerr == 0)
             d->journal_failed = 0;
+        /* Acquire pairs with the router's release when it ends reconciling. */
         if (d->reconcile_logged == 0 &&
-            !atomic_load_explicit(&d->router.reconciling, memory_order_relaxed)) {
+            !atomic_load_explicit(&d->router.reconciling, memory_order_acquire)) {
             d->reconcile_logged = 1;
-            if (d->reconcile_started)
+            uint32_t breaks = atomic_load_explicit(&d->router.reconcile_breaks,
+                                                   memory_order_relaxed);
+            if (d->reconcile_started && breaks == 0)
                 desk_log("reconciling: every order in flight was settled by its venue");
+            else if (d->reconcile_started)
+                desk_log("reconciling: BREAK: %u order(s) in flight got no answer from their "
+                         "venue in 10 s; left pending (not guessed), new orders accepted again",
+                         breaks);
         }
     }
     stop(d);

@@ -818,8 +818,16 @@ void desk_router_publish(desk_router_t *r, uint64_t now_ns)
     publish_orders(r);
     /* Reconciliation ends when every order recovered in flight has had its
      * venue's answer.  Relaxed: the flag only gates NEW in this thread. */
-    if (atomic_load_explicit(&r->reconciling, memory_order_relaxed) && desk_router_inflight(r) == 0)
-        atomic_store_explicit(&r->reconciling, 0, memory_order_relaxed);
+    if (atomic_load_explicit(&r->reconciling, memory_order_relaxed)) {
+        uint32_t left = desk_router_inflight(r);
+        if (left == 0 || now_ns >= r->reconcile_deadline_ns) {
+            /* Unanswered orders stay pending (never guessed) and are
+             * reported as breaks by the control thread. */
+            atomic_store_explicit(&r->reconcile_breaks, left, memory_order_relaxed);
+            /* Release pairs with the control thread's acquire: breaks first. */
+            atomic_store_explicit(&r->reconciling, 0, memory_order_release);
+        }
+    }
     r->last_status_ns = now_ns;
 }
 
@@ -957,6 +965,36 @@ DESK_COLD int desk_router_replay(desk_router_t *r, const desk_jrec_t *rec)
     default:
         return 0; /* FILE, SESSION, NAME: descriptive */
     }
+}
+
+DESK_COLD int desk_router_recover_send(desk_router_t *r, uint32_t c)
+{
+    int n = 0;
+
+    for (const desk_order_t *o = desk_orders_live_first(&r->orders); o;
+         o = desk_orders_live_next(&r->orders, o)) {
+        if (o->connector != c)
+            continue;
+        desk_vcmd_t *v = desk_spsc_claim(&r->conn[c].cmd);
+        if (v == NULL)
+            return DESK_ERR(-EBUSY, "connector %u: command ring full of recovered orders", c);
+        memset(v, 0, sizeof *v);
+        v->type = DESK_CMD_RECOVER;
+        v->side = o->side;
+        v->ord_type = o->ord_type;
+        v->tif = o->tif;
+        v->instrument = o->instrument;
+        v->order_id = o->order_id;
+        v->cl_ord_id = o->venue_cl;
+        v->orig_cl_ord_id = o->req_venue_cl;
+        v->qty = o->qty;
+        v->px = o->px;
+        v->stop_px = o->stop_px;
+        v->route_ns = desk_now_ns();
+        desk_spsc_commit(&r->conn[c].cmd, 1);
+        n++;
+    }
+    return n;
 }
 
 DESK_COLD uint32_t desk_router_inflight(desk_router_t *r)

@@ -109,6 +109,10 @@ typedef struct desk_router {
                                              (tests); borrowed */
     uint8_t replaying;                    /* 1 during desk_router_replay(): no
                                              events are emitted to strategies */
+    uint64_t reconcile_deadline_ns;       /* reconciling ends by then even with
+                                             orders unanswered (set at start) */
+    _Atomic uint32_t reconcile_breaks;    /* orders still in flight when it ended
+                                             at the deadline; W: router */
     _Atomic uint32_t reconciling;         /* 1: recovered orders are being settled
                                              with the venues; NEW is refused with
                                              DESK_REJ_RECONCILING.  W: control */
@@ -152,6 +156,15 @@ void desk_router_seed_position(desk_router_t *r, uint32_t instrument, int64_t qt
  * before the router thread starts.  Returns 0 or -EPROTO (desk_errmsg()).
  */
 int desk_router_replay(desk_router_t *r, const desk_jrec_t *rec);
+
+/*
+ * Recovery: write a DESK_CMD_RECOVER command for every live order of
+ * connector c into its command ring (committed at once: it names no new
+ * ClOrdID, so nothing is journaled), so that the connector maps the orders'
+ * venue ClOrdIDs again.  Returns the number written, or -EBUSY if the ring
+ * filled.  Control thread, before the router thread starts.
+ */
+int desk_router_recover_send(desk_router_t *r, uint32_t c);
 
 /* Orders recovered in flight (PendingNew, PendingCancel, PendingReplace). */
 uint32_t desk_router_inflight(desk_router_t *r);

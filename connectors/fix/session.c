@@ -856,6 +856,26 @@ int desk_fix_session_replace(desk_fix_session_t *s, const desk_vcmd_t *cmd, cons
     return cxl_or_replace(s, 'G', cmd, sym, sym_len, mono, wall);
 }
 
+int desk_fix_session_adopt(desk_fix_session_t *s, const desk_vcmd_t *cmd)
+{
+    if (cmd->cl_ord_id == 0 || map_get(&s->clmap, cmd->cl_ord_id) != FIX_NONE)
+        return -EINVAL;
+    uint32_t i = order_alloc(s);
+    if (i == FIX_NONE)
+        return -ENOSPC;
+    int rc = order_add_cl(s, i, cmd->cl_ord_id);
+    if (rc == 0 && cmd->orig_cl_ord_id && map_get(&s->clmap, cmd->orig_cl_ord_id) == FIX_NONE)
+        rc = order_add_cl(s, i, cmd->orig_cl_ord_id);
+    if (rc != 0) {
+        order_unalloc(s, i);
+        return rc;
+    }
+    s->ord[i].order_id = cmd->order_id;
+    s->ord[i].instrument = cmd->instrument;
+    s->ord[i].flags |= OF_KNOWN; /* sent by an earlier run: never reported stale */
+    return 0;
+}
+
 /* ---- answering a ResendRequest ------------------------------------------- */
 
 static int sent_stale(const desk_fix_session_t *s, const struct fix_sent *r, uint64_t mono)
@@ -2239,6 +2259,8 @@ static int fix_order_op(struct fix *f, const desk_vcmd_t *cmd, int op)
 
 static int fix_place(void *self, const desk_vcmd_t *cmd)
 {
+    if (cmd->type == DESK_CMD_RECOVER)
+        return desk_fix_session_adopt(((struct fix *)self)->s, cmd);
     return fix_order_op(self, cmd, DESK_CMD_NEW);
 }
 

@@ -573,7 +573,7 @@ class Peer : public FIX::Application
         send(m);
         event(std::string("SEND ER ") + what + " 37=" + o.order_id +
               " 11=" + m.getField(FIX::FIELD::ClOrdID) + " 39=" + std::string(1, o.status) +
-              " 14=" + fixed_str(o.cum));
+              " 14=" + fixed_str(o.cum) + " 54=" + std::string(1, o.side));
     }
 
     /* ExecutionReport 150=8 for a NewOrderSingle we refuse (no order kept). */
