@@ -601,10 +601,22 @@ static void finish(desk_router_t *r, desk_order_t *o, int64_t prev_leaves)
     desk_orders_finish(&r->orders, o);
 }
 
-static void apply_vevent(desk_router_t *r, const desk_vevent_t *v, uint64_t now)
+static void apply_vevent(desk_router_t *r, const desk_vevent_t *vin, uint64_t now)
 {
-    desk_order_t *o = desk_orders_by_id(&r->orders, v->order_id);
+    desk_order_t *o = desk_orders_by_id(&r->orders, vin->order_id);
+    const desk_vevent_t *v = vin;
+    desk_vevent_t cu;
     desk_jrec_t rec;
+
+    if (DESK_UNLIKELY(vin->type == DESK_EV_FILL && (vin->flags & DESK_VEV_CATCHUP) && o)) {
+        /* Recovery: the venue's total; fill only what this desk has not seen
+         * (journaled as computed, so a replay applies the same quantity). */
+        cu = *vin;
+        cu.last_qty = vin->cum_qty - o->cum_qty;
+        if (cu.last_qty <= 0)
+            cu.last_qty = 0; /* desk_order_apply() reports it a duplicate */
+        v = &cu;
+    }
 
     if (o == NULL) {
         if (r->journal) {
