@@ -616,6 +616,30 @@ static void apply_vevent(desk_router_t *r, const desk_vevent_t *vin, uint64_t no
         if (cu.last_qty <= 0)
             cu.last_qty = 0; /* desk_order_apply() reports it a duplicate */
         v = &cu;
+        if ((o->status == DESK_OS_CANCELED || o->status == DESK_OS_EXPIRED) &&
+            cu.last_qty > 0 && o->cum_qty + cu.last_qty <= o->qty) {
+            /* Fills lost at the crash, then the cancel came through the
+             * resend: the order stays canceled, the fills count. */
+            if (r->journal) {
+                desk_jrec_event_fill(&rec, v, DESK_JEV_APPLIED);
+                jpush(r, &rec);
+            }
+            o->cum_qty += cu.last_qty;
+            (void)desk_uta_fill(&r->uta, o->instrument, o->side, cu.last_px, cu.last_qty, 0);
+            r->uta_dirty = 1;
+            bump(&r->stats->fills, 1);
+            desk_event_t fe = {0};
+            fe.type = DESK_EV_FILL;
+            fe.ord_status = o->status;
+            fe.instrument = o->instrument;
+            fe.cl_ord_id = o->cl_ord_id;
+            fe.ref = o->order_id;
+            fe.cum_qty = o->cum_qty;
+            fe.last_px = cu.last_px;
+            fe.last_qty = cu.last_qty;
+            emit(r, o->strategy, &fe);
+            return;
+        }
     }
 
     if (o == NULL) {

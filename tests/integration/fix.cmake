@@ -37,6 +37,6 @@ if(TARGET desk_fix AND TARGET desk_client_static AND TARGET desk_cli AND TARGET 
   desk_test_warnings(crash_test)
   add_dependencies(crash_test desk_cli)
   add_test(NAME crash_test COMMAND crash_test)
-  set_tests_properties(crash_test PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 200 RUN_SERIAL TRUE
+  set_tests_properties(crash_test PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 RUN_SERIAL TRUE
     ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")
 endif()
