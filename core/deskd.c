@@ -256,6 +256,19 @@ static int start(struct deskd *d)
         h->connected = 1;
     }
     d->router.journal = d->journal;
+    for (uint32_t c = 0; d->recovered && c < cfg->nconnectors; c++) {
+        if (strcmp(cfg->connectors[c].type, "paper") != 0)
+            continue;
+        int n = 0, k;
+        do {
+            (void)desk_journal_poll(d->journal); /* consumer until the thread starts */
+            n += k = desk_router_expire_conn(&d->router, c);
+        } while (k > 0);
+        if (n > 0)
+            desk_log("connector %s: %d recovered order(s) expired: the paper venue restarted "
+                     "without them",
+                     cfg->connectors[c].name, n);
+    }
     if (desk_router_inflight(&d->router)) {
         /* Orders in flight at the crash are settled by the venue's answers
          * (the FIX session's resend after logon), never guessed: until they

@@ -1033,6 +1033,30 @@ DESK_COLD int desk_router_recover_send(desk_router_t *r, uint32_t c)
     return n;
 }
 
+DESK_COLD int desk_router_expire_conn(desk_router_t *r, uint32_t c)
+{
+    int n = 0;
+    desk_order_t *o = desk_orders_live_first(&r->orders);
+
+    while (o) {
+        desk_order_t *next = desk_orders_live_next(&r->orders, o);
+        if (r->journal && !desk_journal_room(r->journal, 1))
+            return n; /* the caller drains the journal and calls again */
+        if (o->connector == c) {
+            desk_vevent_t v = {0};
+            v.type = DESK_EV_EXPIRED;
+            v.instrument = o->instrument;
+            v.order_id = o->order_id;
+            v.cum_qty = o->cum_qty;
+            v.venue_ns = desk_now_ns();
+            apply_vevent(r, &v, v.venue_ns);
+            n++;
+        }
+        o = next;
+    }
+    return n;
+}
+
 DESK_COLD uint32_t desk_router_inflight(desk_router_t *r)
 {
     uint32_t n = 0;

@@ -166,6 +166,16 @@ int desk_router_replay(desk_router_t *r, const desk_jrec_t *rec);
  */
 int desk_router_recover_send(desk_router_t *r, uint32_t c);
 
+/*
+ * Recovery for a venue that lives inside deskd (paper): its orders died with
+ * the process, so every live order of connector c is expired through the
+ * normal event path (journaled, reservations released, strategies told).
+ * Returns the number expired (it stops early when the journal ring is full:
+ * drain it and call again until 0).  Control thread, after the journal is
+ * attached and before the router thread starts.
+ */
+int desk_router_expire_conn(desk_router_t *r, uint32_t c);
+
 /* Orders recovered in flight (PendingNew, PendingCancel, PendingReplace). */
 uint32_t desk_router_inflight(desk_router_t *r);
 
