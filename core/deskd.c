@@ -73,8 +73,9 @@ static int journal_open(struct deskd *d)
     o.idle_max_us = cfg->idle_max_us;
     rc = desk_journal_open(&d->journal, &o, &scan);
     if (rc == -EBADMSG)
-        return DESK_ERR(rc, "journal in %s is corrupt at offset %llu: refusing to start (an "
-                            "operator must look at the file)",
+        return DESK_ERR(rc,
+                        "journal in %s is corrupt at offset %llu: refusing to start (an "
+                        "operator must look at the file)",
                         dir, (unsigned long long)scan.corrupt_off);
     if (rc < 0)
         return DESK_ERR(rc, "journal in %s: %s", dir, desk_errmsg());
@@ -120,7 +121,7 @@ static int journal_open(struct deskd *d)
             rec.name.connector = in->connector;
             memcpy(rec.name.name, in->symbol,
                    sizeof rec.name.name < sizeof in->symbol ? sizeof rec.name.name
-                                                             : sizeof in->symbol);
+                                                            : sizeof in->symbol);
             rec.name.name[sizeof rec.name.name - 1] = '\0';
         }
         if (desk_journal_push(d->journal, &rec) < 0)
@@ -456,8 +457,8 @@ int desk_deskd_run(const desk_config_t *cfg, const volatile sig_atomic_t *stop_f
         if (d->reconcile_logged == 0 &&
             !atomic_load_explicit(&d->router.reconciling, memory_order_acquire)) {
             d->reconcile_logged = 1;
-            uint32_t breaks = atomic_load_explicit(&d->router.reconcile_breaks,
-                                                   memory_order_relaxed);
+            uint32_t breaks =
+                atomic_load_explicit(&d->router.reconcile_breaks, memory_order_relaxed);
             if (d->reconcile_started && breaks == 0)
                 desk_log("reconciling: every order in flight was settled by its venue");
             else if (d->reconcile_started)

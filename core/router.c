@@ -616,8 +616,8 @@ static void apply_vevent(desk_router_t *r, const desk_vevent_t *vin, uint64_t no
         if (cu.last_qty <= 0)
             cu.last_qty = 0; /* desk_order_apply() reports it a duplicate */
         v = &cu;
-        if ((o->status == DESK_OS_CANCELED || o->status == DESK_OS_EXPIRED) &&
-            cu.last_qty > 0 && o->cum_qty + cu.last_qty <= o->qty) {
+        if ((o->status == DESK_OS_CANCELED || o->status == DESK_OS_EXPIRED) && cu.last_qty > 0 &&
+            o->cum_qty + cu.last_qty <= o->qty) {
             /* Fills lost at the crash, then the cancel came through the
              * resend: the order stays canceled, the fills count. */
             if (r->journal) {
@@ -948,7 +948,7 @@ DESK_COLD int desk_router_replay(desk_router_t *r, const desk_jrec_t *rec)
         if (c->cl_ord_id)
             (void)desk_orders_clid_add(&r->orders, o->strategy, c->cl_ord_id, desk_order_slot(o));
         desk_order_pending(o, c->type == DESK_CMD_CANCEL ? DESK_OS_PENDING_CANCEL
-                                                        : DESK_OS_PENDING_REPLACE);
+                                                         : DESK_OS_PENDING_REPLACE);
         o->req_cl_ord_id = c->cl_ord_id;
         o->req_venue_cl = c->venue_cl;
         if (c->type == DESK_CMD_REPLACE) {

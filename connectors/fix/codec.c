@@ -1259,8 +1259,7 @@ void desk_fix_put_cancel(desk_fix_enc_t *e, const desk_vcmd_t *cmd, const char *
     put_sym_side_time_qty(e, cmd, sym, sym_len, now_ns);
 }
 
-void desk_fix_put_status(desk_fix_enc_t *e, const desk_vcmd_t *cmd, const char *sym,
-                         size_t sym_len)
+void desk_fix_put_status(desk_fix_enc_t *e, const desk_vcmd_t *cmd, const char *sym, size_t sym_len)
 {
     if (body_of(e, 'H') != 0)
         return;

@@ -252,12 +252,12 @@ DESK_STATIC_ASSERT(sizeof(struct fix_store_rec) == 64);
 
 /* A recovered order whose fate the venue is asked (OrderStatusRequest). */
 struct fix_ask {
-    desk_vcmd_t cmd;  /* the RECOVER command (order id, side, instrument) */
-    uint64_t cl;      /* the ClOrdID number asked about */
-    uint8_t req;      /* 1: cl is a cancel/replace request, 0: the order's NEW */
-    uint8_t answered; /* the venue answered */
+    desk_vcmd_t cmd;           /* the RECOVER command (order id, side, instrument) */
+    uint64_t cl;               /* the ClOrdID number asked about */
+    uint8_t req;               /* 1: cl is a cancel/replace request, 0: the order's NEW */
+    uint8_t answered;          /* the venue answered */
     char sym[DESK_SYMBOL_MAX]; /* its symbol */
-    uint8_t sym_len;  /* its length */
+    uint8_t sym_len;           /* its length */
 };
 
 struct desk_fix_session {
@@ -317,10 +317,10 @@ struct desk_fix_session {
     uint32_t pq_head;      /* oldest */
     uint32_t pq_n;         /* entries */
     desk_fix_stats_t st;   /* counters */
-    struct fix_ask *ask;                  /* recovered orders to ask about (35=H); owned */
-    uint32_t nask;                        /* entries of ask in use */
-    uint32_t ask_cap;                     /* entries allocated */
-    uint32_t ask_sent;                    /* 1 once the status requests went out */
+    struct fix_ask *ask;   /* recovered orders to ask about (35=H); owned */
+    uint32_t nask;         /* entries of ask in use */
+    uint32_t ask_cap;      /* entries allocated */
+    uint32_t ask_sent;     /* 1 once the status requests went out */
 };
 
 /* b - a, or 0 when a is later: order ops stamp times with desk_now_ns(),
@@ -924,7 +924,7 @@ static int send_asks(desk_fix_session_t *s, uint64_t mono, uint64_t wall)
         desk_fix_put_status(&e, &c, s->ask[k].sym, s->ask[k].sym_len);
         int rc = enc_send(s, &e, mono, 1);
         if (rc == -EBUSY)
-            return n; /* the rest on a later tick */
+            return n;                 /* the rest on a later tick */
         s->ask[k].answered = rc != 0; /* unsendable: left to the resend */
         n++;
     }
@@ -954,7 +954,8 @@ static int on_status(desk_fix_session_t *s, uint32_t i, const desk_fix_exec_t *x
     ev->cum_qty = x->cum_qty;
     ev->venue_ns = mono;
     ev->reason = DESK_REJ_VENUE;
-    int unknown = x->ord_status == '8' && x->order_id.len == 4 && memcmp(x->order_id.p, "NONE", 4) == 0;
+    int unknown =
+        x->ord_status == '8' && x->order_id.len == 4 && memcmp(x->order_id.p, "NONE", 4) == 0;
     if (unknown) {
         /* The venue never received it: the order (or the request) is dead. */
         slog(s, "fix: recovery: venue does not know d%llu: %s", (unsigned long long)a->cl,

@@ -101,9 +101,10 @@ static void peer_start(void)
     snprintf(ready, sizeof ready, "%s/peer.port", g_dir);
     snprintf(pstore, sizeof pstore, "%s/peer-store", g_dir);
     snprintf(perr, sizeof perr, "%s/peer.stderr", g_dir);
-    char *argv[] = {DESK_FIX_PEER, "--store", pstore, "--port", "0", "--ready-file", ready,
-                    "--event-log", g_pevents, "--sim-symbol", "SIMX", "--fill-pct", "30",
-                    "--tick-ms", "40", "--max-seconds", "900", NULL};
+    char *argv[] = {DESK_FIX_PEER,   "--store",    pstore,        "--port",    "0",
+                    "--ready-file",  ready,        "--event-log", g_pevents,   "--sim-symbol",
+                    "SIMX",          "--fill-pct", "30",          "--tick-ms", "40",
+                    "--max-seconds", "900",        NULL};
     g_peer = spawn(argv, perr);
     assert_true(g_peer > 0);
     for (int i = 0; i < 500; i++, msleep(20)) {
@@ -198,8 +199,8 @@ static void stream(int ms, unsigned *seed)
     for (int t = 0; t < ms; t += 2) {
         uint8_t side = rand_r(seed) % 2 ? DESK_BUY : DESK_SELL;
         int64_t qty = (int64_t)(1 + rand_r(seed) % 20) * DESK_SCALE;
-        if (g_nnew < MAXO && desk_submit_new(C, g_cl, (uint32_t)SIMX, side, DESK_LIMIT,
-                                             DESK_GTC, qty, 100 * DESK_SCALE, 0) == 0)
+        if (g_nnew < MAXO && desk_submit_new(C, g_cl, (uint32_t)SIMX, side, DESK_LIMIT, DESK_GTC,
+                                             qty, 100 * DESK_SCALE, 0) == 0)
             g_new[g_nnew++] = g_cl;
         g_cl++;
         if (rand_r(seed) % 4 == 0 && g_cl - first > 3) {
@@ -214,9 +215,9 @@ static void stream(int ms, unsigned *seed)
 /* ---- the venue's record ---------------------------------------------------- */
 
 struct vorder {
-    char oid[24];  /* 37 */
-    int64_t cum;   /* the largest 14 seen */
-    char side;     /* 54 */
+    char oid[24]; /* 37 */
+    int64_t cum;  /* the largest 14 seen */
+    char side;    /* 54 */
 };
 static struct vorder V[MAXO];
 static int NV;

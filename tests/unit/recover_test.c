@@ -78,9 +78,9 @@ static void test_journal_and_replay(void **state)
     desk_router_seed_position(td.router, 0, TD_QTY(1), TD_PX(50000));
 
     /* Write-ahead: without the journal running, nothing reaches the venue. */
-    assert_int_equal(desk_submit_new(cl, 1, 0, DESK_BUY, DESK_LIMIT, DESK_GTC, TD_QTY(0.5),
-                                     TD_PX(60000.01), 0),
-                     0);
+    assert_int_equal(
+        desk_submit_new(cl, 1, 0, DESK_BUY, DESK_LIMIT, DESK_GTC, TD_QTY(0.5), TD_PX(60000.01), 0),
+        0);
     for (int i = 0; i < 4; i++)
         desk_router_poll(td.router, desk_now_ns());
     assert_int_equal(desk_spsc_peek_n(&td.venue_in, 8), 0);
@@ -168,9 +168,9 @@ static void test_reconciling_refuses_new(void **state)
     desk_event_t ev;
 
     atomic_store_explicit(&td.router->reconciling, 1, memory_order_relaxed);
-    assert_int_equal(desk_submit_new(cl, 10, 0, DESK_BUY, DESK_LIMIT, DESK_GTC, TD_QTY(0.1),
-                                     TD_PX(60000.01), 0),
-                     0);
+    assert_int_equal(
+        desk_submit_new(cl, 10, 0, DESK_BUY, DESK_LIMIT, DESK_GTC, TD_QTY(0.1), TD_PX(60000.01), 0),
+        0);
     desk_router_poll(td.router, desk_now_ns());
     assert_int_equal(desk_poll(cl, &ev, 1), 1);
     assert_int_equal(ev.type, DESK_EV_REJECT);
@@ -179,9 +179,9 @@ static void test_reconciling_refuses_new(void **state)
     desk_router_publish(td.router, desk_now_ns());
     assert_int_equal(atomic_load(&td.router->reconciling), 0);
     /* The refused ClOrdID stays used. */
-    assert_int_equal(desk_submit_new(cl, 10, 0, DESK_BUY, DESK_LIMIT, DESK_GTC, TD_QTY(0.1),
-                                     TD_PX(60000.01), 0),
-                     0);
+    assert_int_equal(
+        desk_submit_new(cl, 10, 0, DESK_BUY, DESK_LIMIT, DESK_GTC, TD_QTY(0.1), TD_PX(60000.01), 0),
+        0);
     desk_router_poll(td.router, desk_now_ns());
     assert_int_equal(desk_poll(cl, &ev, 1), 1);
     assert_int_equal(ev.reason, DESK_REJ_DUPLICATE_CLORDID);
