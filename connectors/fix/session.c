@@ -321,6 +321,7 @@ struct desk_fix_session {
     uint32_t nask;         /* entries of ask in use */
     uint32_t ask_cap;      /* entries allocated */
     uint32_t ask_sent;     /* 1 once the status requests went out */
+    uint32_t ask_next;     /* next ask to send on this connection */
 };
 
 /* b - a, or 0 when a is later: order ops stamp times with desk_now_ns(),
@@ -910,13 +911,16 @@ int desk_fix_session_adopt(desk_fix_session_t *s, const desk_vcmd_t *cmd, const 
     return 0;
 }
 
-/* Send an OrderStatusRequest for every recovered order (once, after the
- * Logon and the resend).  Not kept for resend: gap-filled if asked. */
+/* Send an OrderStatusRequest for every recovered order not answered yet
+ * (after each Logon and its resend: a request lost with a dropped connection
+ * is asked again).  Not kept for resend: gap-filled if asked. */
 static int send_asks(desk_fix_session_t *s, uint64_t mono, uint64_t wall)
 {
     int n = 0;
 
-    for (uint32_t k = 0; k < s->nask; k++) {
+    for (uint32_t k = s->ask_next; k < s->nask; s->ask_next = ++k) {
+        if (s->ask[k].answered)
+            continue;
         desk_fix_enc_t e;
         desk_vcmd_t c = s->ask[k].cmd;
         c.cl_ord_id = s->ask[k].cl;
@@ -1323,6 +1327,8 @@ static void on_logon(desk_fix_session_t *s, const desk_fix_hdr_t *h, uint64_t mo
         return;
     }
     s->state = DESK_FIX_ACTIVE;
+    s->ask_sent = 0; /* status requests not yet answered go out again on this connection */
+    s->ask_next = 0;
     s->st.logons++;
     s->testreq_at = 0;
     s->garbled = 0;
