@@ -707,6 +707,13 @@ static void apply_vevent(desk_router_t *r, const desk_vevent_t *vin, uint64_t no
         break;
     case DESK_EV_CANCELED:
     case DESK_EV_EXPIRED:
+        if (DESK_UNLIKELY(v->cum_qty > o->cum_qty)) {
+            /* The venue filled more than this desk saw: fills lost at a
+             * crash.  Remembered so that recovery asks the venue. */
+            r->gap_id[r->ngap % 64] = o->order_id;
+            r->gap_cum[r->ngap % 64] = v->cum_qty;
+            r->ngap++;
+        }
         bump(v->type == DESK_EV_CANCELED ? &r->stats->cancels : &r->stats->expired, 1);
         finish(r, o, prev_leaves);
         if (req_clid && v->type == DESK_EV_CANCELED)
@@ -1026,6 +1033,28 @@ DESK_COLD int desk_router_recover_send(desk_router_t *r, uint32_t c)
         v->qty = o->qty;
         v->px = o->px;
         v->stop_px = o->stop_px;
+        v->route_ns = desk_now_ns();
+        desk_spsc_commit(&r->conn[c].cmd, 1);
+        n++;
+    }
+    for (uint32_t k = 0; k < 64 && k < r->ngap; k++) {
+        const desk_order_t *o = desk_orders_by_id(&r->orders, r->gap_id[k]);
+        if (o == NULL || o->connector != c || !desk_ord_terminal(o->status) ||
+            o->cum_qty >= r->gap_cum[k])
+            continue; /* gone, live (sent above), or caught up since */
+        desk_vcmd_t *v = desk_spsc_claim(&r->conn[c].cmd);
+        if (v == NULL)
+            return DESK_ERR(-EBUSY, "connector %u: command ring full of recovered orders", c);
+        memset(v, 0, sizeof *v);
+        v->type = DESK_CMD_RECOVER;
+        v->side = o->side;
+        v->ord_type = o->ord_type;
+        v->tif = o->tif;
+        v->instrument = o->instrument;
+        v->order_id = o->order_id;
+        v->cl_ord_id = o->venue_cl;
+        v->qty = o->qty;
+        v->px = o->px;
         v->route_ns = desk_now_ns();
         desk_spsc_commit(&r->conn[c].cmd, 1);
         n++;

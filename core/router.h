@@ -107,6 +107,10 @@ typedef struct desk_router {
     uint32_t idle_turns;                  /* consecutive idle turns (backoff) */
     struct desk_journal *journal;         /* write-ahead journal, NULL for none
                                              (tests); borrowed */
+    uint64_t gap_id[64];                  /* orders that ended with the venue's cum qty
+                                             above the desk's (fills lost at a crash) */
+    int64_t gap_cum[64];                  /* the venue's cum qty of each */
+    uint32_t ngap;                        /* entries used (a ring: the newest kept) */
     uint8_t replaying;                    /* 1 during desk_router_replay(): no
                                              events are emitted to strategies */
     uint64_t reconcile_deadline_ns;       /* reconciling ends by then even with
@@ -159,7 +163,9 @@ int desk_router_replay(desk_router_t *r, const desk_jrec_t *rec);
 
 /*
  * Recovery: write a DESK_CMD_RECOVER command for every live order of
- * connector c into its command ring (committed at once: it names no new
+ * connector c, and for every order that ended with the venue reporting more
+ * filled than the desk saw (its last fills were lost at a crash), into its
+ * command ring (committed at once: it names no new
  * ClOrdID, so nothing is journaled), so that the connector maps the orders'
  * venue ClOrdIDs again.  Returns the number written, or -EBUSY if the ring
  * filled.  Control thread, before the router thread starts.
