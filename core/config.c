@@ -1100,11 +1100,61 @@ static int cfg_strategy_cb(cfg_ctx_t *c, const desk_toml_node_t *t, uint32_t i, 
     return cfg_strategy(c, t, i);
 }
 
+/* ------------------------------------------------------------------ */
+/* [journal]                                                            */
+/* ------------------------------------------------------------------ */
+
+static int cfg_journal(cfg_ctx_t *c, const desk_toml_node_t *t)
+{
+    desk_config_t *cfg = c->cfg;
+    desk_toml_kv_t kv[CFG_KV_CAP];
+    char path[CFG_PATH_CAP];
+    int n = cfg_entries(c, t, kv);
+
+    if (n < 0)
+        return n;
+    for (int i = 0; i < cfg_listed(n); i++) {
+        const desk_toml_kv_t *e = &kv[i];
+        int rc;
+
+        cfg_path(path, "journal", e->key, e->keylen);
+        if (key_is(e, "dir")) {
+            rc = cfg_str(c, e, path, cfg->journal_dir, sizeof cfg->journal_dir);
+            if (rc == 0 && cfg->journal_dir[0] == '\0')
+                rc = cfg_fail(c, e->line, "'%s' is empty", path);
+        } else if (key_is(e, "fsync")) {
+            char w[32];
+            rc = cfg_str(c, e, path, w, sizeof w);
+            if (rc == 0) {
+                char *end = NULL;
+                unsigned long ms = 0;
+                if (strcmp(w, "none") == 0)
+                    cfg->journal_fsync = 0;
+                else if (strcmp(w, "every") == 0)
+                    cfg->journal_fsync = 2;
+                else if (strncmp(w, "interval:", 9) == 0 && w[9] >= '0' && w[9] <= '9' &&
+                         (ms = strtoul(w + 9, &end, 10)) >= 1 && ms <= 3600000 && *end == '\0') {
+                    cfg->journal_fsync = 1;
+                    cfg->journal_interval_ms = (uint32_t)ms;
+                } else
+                    rc = cfg_fail(c, e->line,
+                                  "'%s' = \"%s\": use none, every or interval:MS (1..3600000)",
+                                  path, w);
+            }
+        } else
+            rc = cfg_unknown(c, e, path);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int cfg_document(cfg_ctx_t *c, const desk_toml_node_t *root)
 {
     desk_config_t *cfg = c->cfg;
     desk_toml_kv_t kv[CFG_KV_CAP];
     const desk_toml_kv_t *desk = NULL, *guard = NULL, *conn = NULL, *inst = NULL, *strat = NULL;
+    const desk_toml_kv_t *journal = NULL;
     int rc = cfg_scan_secrets(c, root, "", 0);
 
     if (rc < 0)
@@ -1117,6 +1167,8 @@ static int cfg_document(cfg_ctx_t *c, const desk_toml_node_t *root)
             desk = &kv[i];
         else if (key_is(&kv[i], "guard"))
             guard = &kv[i];
+        else if (key_is(&kv[i], "journal"))
+            journal = &kv[i];
         else if (key_is(&kv[i], "connector"))
             conn = &kv[i];
         else if (key_is(&kv[i], "instrument"))
@@ -1136,6 +1188,12 @@ static int cfg_document(cfg_ctx_t *c, const desk_toml_node_t *root)
     cfg->router_cpu = -1;
     cfg->order_capacity = 65536;
     cfg->status_interval_ms = 100;
+    snprintf(cfg->journal_dir, sizeof cfg->journal_dir, "journal");
+    cfg->journal_fsync = 1;
+    cfg->journal_interval_ms = 10;
+    if (journal != NULL && ((rc = cfg_want_table(c, journal, "journal")) < 0 ||
+                            (rc = cfg_journal(c, journal->val)) < 0))
+        return rc;
     if (desk == NULL)
         return cfg_fail(c, 1, "missing required key 'desk.name' (no [desk] table)");
     if ((rc = cfg_want_table(c, desk, "desk")) < 0 || (rc = cfg_desk(c, desk->val)) < 0)

@@ -115,6 +115,11 @@ typedef struct desk_config {
                                         16 bytes * 4/3 each) */
     uint32_t status_interval_ms;     /* how often deskd refreshes status blocks (default 100) */
     desk_limits_t limits;            /* [guard] global limits */
+    char journal_dir[DESK_PATH_MAX]; /* [journal] dir as written (default "journal");
+                                        relative to dir */
+    uint8_t journal_fsync;           /* [journal] fsync: 0 none, 1 interval, 2 every
+                                        (desk_fsync_t; default interval) */
+    uint32_t journal_interval_ms;    /* [journal] fsync = "interval:MS" (default 10) */
     uint32_t nconnectors;
     desk_connector_conf_t connectors[DESK_MAX_CONNECTORS];
     uint32_t ninstruments;

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "err.h"
 #include "host.h"
+#include "journal.h"
 #include "log.h"
 #include "router.h"
 
@@ -32,7 +33,102 @@ struct deskd {
     pthread_t router_tid;
     uint8_t router_started;
     int32_t last_pid[DESK_MAX_STRATEGIES];           /* liveness tracking */
+    desk_journal_t *journal;                         /* the write-ahead journal (owned) */
+    uint32_t recovered;                              /* records replayed from a previous run */
+    uint32_t journal_failed;                         /* journal error already logged */
+    uint32_t reconcile_started;                      /* orders were in flight at start */
+    uint32_t reconcile_logged;                       /* the end of reconciling was logged */
 };
+
+static int replay_cb(const desk_jrec_t *rec, uint64_t off, void *ctx)
+{
+    struct deskd *d = ctx;
+    (void)off;
+    if (rec->head.kind != DESK_JREC_FILE)
+        d->recovered++;
+    return desk_router_replay(&d->router, rec);
+}
+
+/* Open today's journal, replay it into the router (recovery), and push the
+ * SESSION and NAME records.  Cold. */
+static int journal_open(struct deskd *d)
+{
+    const desk_config_t *cfg = d->cfg;
+    char dir[DESK_PATH_MAX];
+    desk_journal_opts_t o = {0};
+    desk_jscan_t scan;
+    int rc;
+
+    if (cfg->journal_dir[0] == '/' || cfg->dir[0] == '\0')
+        rc = snprintf(dir, sizeof dir, "%s", cfg->journal_dir);
+    else
+        rc = snprintf(dir, sizeof dir, "%s/%s", cfg->dir, cfg->journal_dir);
+    if (rc < 0 || (size_t)rc >= sizeof dir)
+        return DESK_ERR(-ENAMETOOLONG, "journal dir too long");
+    o.dir = dir;
+    o.desk = cfg->name;
+    o.policy.fsync = cfg->journal_fsync;
+    o.policy.interval_ms = cfg->journal_interval_ms;
+    o.idle = (uint8_t)cfg->idle;
+    o.idle_max_us = cfg->idle_max_us;
+    rc = desk_journal_open(&d->journal, &o, &scan);
+    if (rc == -EBADMSG)
+        return DESK_ERR(rc,
+                        "journal in %s is corrupt at offset %llu: refusing to start (an "
+                        "operator must look at the file)",
+                        dir, (unsigned long long)scan.corrupt_off);
+    if (rc < 0)
+        return DESK_ERR(rc, "journal in %s: %s", dir, desk_errmsg());
+    if (scan.torn_bytes)
+        desk_log("journal: cut a torn tail of %llu bytes (crash during a write)",
+                 (unsigned long long)scan.torn_bytes);
+    rc = desk_journal_replay(d->journal->path, replay_cb, d);
+    if (rc < 0)
+        return DESK_ERR(rc, "journal replay of %s: %s", d->journal->path, desk_errmsg());
+    d->router.replaying = 0;
+    if (d->recovered)
+        desk_log("journal: recovered %u records from %s: %u orders open, %u in flight; venue "
+                 "ClOrdIDs continue at %llu",
+                 d->recovered, d->journal->path, d->router.orders.live,
+                 desk_router_inflight(&d->router), (unsigned long long)d->router.next_venue_cl);
+    desk_jrec_t rec;
+    memset(&rec, 0, sizeof rec);
+    rec.session.kind = DESK_JREC_SESSION;
+    rec.session.pid = (uint32_t)getpid();
+    rec.session.venue_cl_base = d->router.next_venue_cl;
+    rec.session.start_mono_ns = d->main->start_mono_ns;
+    rec.session.nconnectors = cfg->nconnectors;
+    rec.session.ninstruments = cfg->ninstruments;
+    rec.session.nstrategies = cfg->nstrategies;
+    (void)desk_journal_push(d->journal, &rec);
+    for (uint32_t i = 0; i < cfg->nstrategies + cfg->nconnectors + cfg->ninstruments; i++) {
+        memset(&rec, 0, sizeof rec);
+        rec.name.kind = DESK_JREC_NAME;
+        if (i < cfg->nstrategies) {
+            rec.name.what = DESK_JNAME_STRATEGY;
+            rec.name.index = i;
+            memcpy(rec.name.name, cfg->strategies[i].name, DESK_NAME_MAX);
+        } else if (i < cfg->nstrategies + cfg->nconnectors) {
+            uint32_t c = i - cfg->nstrategies;
+            rec.name.what = DESK_JNAME_CONNECTOR;
+            rec.name.index = c;
+            memcpy(rec.name.name, cfg->connectors[c].name, DESK_NAME_MAX);
+        } else {
+            uint32_t k = i - cfg->nstrategies - cfg->nconnectors;
+            const desk_instrument_t *in = &desk_shm_instruments(d->main)[k];
+            rec.name.what = DESK_JNAME_INSTRUMENT;
+            rec.name.index = k;
+            rec.name.connector = in->connector;
+            memcpy(rec.name.name, in->symbol,
+                   sizeof rec.name.name < sizeof in->symbol ? sizeof rec.name.name
+                                                            : sizeof in->symbol);
+            rec.name.name[sizeof rec.name.name - 1] = '\0';
+        }
+        if (desk_journal_push(d->journal, &rec) < 0)
+            break;
+    }
+    return 0;
+}
 
 static int find_connector(const desk_config_t *cfg, const char *name)
 {
@@ -106,6 +202,9 @@ static int start(struct deskd *d)
     if ((rc = desk_router_init(&d->router, cfg, d->main)) < 0)
         return rc;
     d->router_ready = 1;
+    d->router.replaying = 1;
+    if ((rc = journal_open(d)) < 0)
+        return rc;
     for (uint32_t s = 0; s < cfg->nstrategies; s++)
         if ((rc = desk_router_attach_strategy(&d->router, s, d->seg[s])) < 0)
             return rc;
@@ -120,11 +219,28 @@ static int start(struct deskd *d)
                                           h->ev_len);
         if (rc < 0)
             return rc;
-        /* The UTA starts from what the venue says it holds. */
+        /* Recovered orders: the fix connector maps their venue ClOrdIDs
+         * again, so the venue's resend after logon reaches them. */
+        if (d->recovered && strcmp(cfg->connectors[c].type, "fix") == 0) {
+            rc = desk_router_recover_send(&d->router, c);
+            if (rc < 0)
+                return rc;
+            if (rc > 0)
+                desk_log("connector %s: %d recovered order(s) handed over", h->name, rc);
+        }
+        /* The UTA starts from what the venue says it holds, unless today's
+         * journal already holds the day (recovery): then the journal is the
+         * desk's record and the venue's numbers are only logged beside it. */
         desk_balance_t bal = {0};
         rc = h->ops->get_buying_power(h->self, &bal);
         if (rc < 0)
             return DESK_ERR(rc, "connector %s: get_buying_power: %s", h->name, desk_errmsg());
+        if (d->recovered) {
+            desk_log("connector %s: recovered cash %lld, venue reports %lld (1e-8)", h->name,
+                     (long long)d->router.uta.venue[c].cash, (long long)bal.cash);
+            goto connect;
+        }
+        d->router.journal = d->journal; /* the seeds are journaled */
         desk_router_seed_cash(&d->router, c, bal.cash, bal.buying_power);
         desk_position_t pos[DESK_SHM_MAX_INSTRUMENTS];
         int np = h->ops->get_positions(h->self, pos, DESK_SHM_MAX_INSTRUMENTS);
@@ -134,11 +250,39 @@ static int start(struct deskd *d)
             if (pos[i].instrument < cfg->ninstruments)
                 desk_router_seed_position(&d->router, pos[i].instrument, pos[i].qty,
                                           pos[i].avg_px);
+    connect:
         rc = h->ops->connect(h->self);
         if (rc < 0)
             return DESK_ERR(rc, "connector %s: connect: %s", h->name, desk_errmsg());
         h->connected = 1;
     }
+    d->router.journal = d->journal;
+    for (uint32_t c = 0; d->recovered && c < cfg->nconnectors; c++) {
+        if (strcmp(cfg->connectors[c].type, "paper") != 0)
+            continue;
+        int n = 0, k;
+        do {
+            (void)desk_journal_poll(d->journal); /* consumer until the thread starts */
+            n += k = desk_router_expire_conn(&d->router, c);
+        } while (k > 0);
+        if (n > 0)
+            desk_log("connector %s: %d recovered order(s) expired: the paper venue restarted "
+                     "without them",
+                     cfg->connectors[c].name, n);
+    }
+    if (desk_router_inflight(&d->router)) {
+        /* Orders in flight at the crash are settled by the venue's answers
+         * (the FIX session's resend after logon), never guessed: until they
+         * are, new orders are refused (cancels pass). */
+        d->router.reconcile_deadline_ns = desk_now_ns() + 10000000000ull;
+        atomic_store_explicit(&d->router.reconciling, 1, memory_order_relaxed);
+        d->reconcile_started = 1;
+        desk_log("reconciling: %u order(s) in flight at the last stop; new orders refused "
+                 "until the venues settle them",
+                 desk_router_inflight(&d->router));
+    }
+    if ((rc = desk_journal_start(d->journal)) < 0)
+        return DESK_ERR(rc, "cannot start the journal thread");
     desk_router_publish(&d->router, desk_now_ns());
 
     /* Connector threads: connectors with the same `thread` number share one. */
@@ -182,6 +326,14 @@ static void stop(struct deskd *d)
     if (d->router_started) {
         desk_router_stop(&d->router);
         pthread_join(d->router_tid, NULL);
+    }
+    if (d->journal) {
+        int jrc = desk_journal_stop(d->journal);
+        if (jrc < 0)
+            desk_log("journal: stop: %s", strerror(-jrc));
+        desk_journal_close(d->journal);
+        d->journal = NULL;
+        d->router.journal = NULL;
     }
     for (uint32_t t = 0; t < d->nthreads; t++)
         desk_conn_thread_stop(&d->threads[t]);
@@ -290,6 +442,30 @@ int desk_deskd_run(const desk_config_t *cfg, const volatile sig_atomic_t *stop_f
         if (stop_flag && *stop_flag)
             break;
         check_strategies(d);
+        int jerr = desk_journal_error(d->journal);
+        if (jerr < 0 && !d->journal_failed) {
+            /* Fail closed: nothing new is sent while the journal cannot
+             * record it (the router already stops taking commands when the
+             * ring fills). */
+            d->journal_failed = 1;
+            atomic_store_explicit(&d->main->kill, DESK_KILL_HALTED, memory_order_release);
+            atomic_fetch_add_explicit(&d->main->kill_seq, 1, memory_order_release);
+            desk_log("journal: %s: desk HALTED", strerror(-jerr));
+        } else if (jerr == 0)
+            d->journal_failed = 0;
+        /* Acquire pairs with the router's release when it ends reconciling. */
+        if (d->reconcile_logged == 0 &&
+            !atomic_load_explicit(&d->router.reconciling, memory_order_acquire)) {
+            d->reconcile_logged = 1;
+            uint32_t breaks =
+                atomic_load_explicit(&d->router.reconcile_breaks, memory_order_relaxed);
+            if (d->reconcile_started && breaks == 0)
+                desk_log("reconciling: every order in flight was settled by its venue");
+            else if (d->reconcile_started)
+                desk_log("reconciling: BREAK: %u order(s) in flight got no answer from their "
+                         "venue in 10 s; left pending (not guessed), new orders accepted again",
+                         breaks);
+        }
     }
     stop(d);
     free(d);

@@ -122,11 +122,24 @@ DESK_COLD int desk_router_attach_connector(desk_router_t *r, uint32_t i, void *c
     return 0;
 }
 
+static inline void jpush(desk_router_t *r, const desk_jrec_t *rec);
+
 DESK_COLD void desk_router_seed_cash(desk_router_t *r, uint32_t i, int64_t cash, int64_t venue_bp)
 {
     r->uta.venue[i].cash = cash;
     r->uta.venue[i].venue_bp = venue_bp;
     r->uta_dirty = 1;
+    if (r->journal) {
+        desk_jrec_t rec;
+        memset(&rec, 0, sizeof rec);
+        rec.balance.kind = DESK_JREC_BALANCE;
+        rec.balance.what = DESK_JBAL_CASH;
+        rec.balance.source = DESK_JBAL_SEED;
+        rec.balance.connector = (uint16_t)i;
+        rec.balance.cash = cash;
+        rec.balance.venue_bp = venue_bp;
+        jpush(r, &rec);
+    }
 }
 
 DESK_COLD void desk_router_seed_position(desk_router_t *r, uint32_t instrument, int64_t qty,
@@ -135,6 +148,18 @@ DESK_COLD void desk_router_seed_position(desk_router_t *r, uint32_t instrument, 
     r->uta.pos[instrument].qty = qty;
     r->uta.pos[instrument].avg_px = avg_px;
     r->uta_dirty = 1;
+    if (r->journal) {
+        desk_jrec_t rec;
+        memset(&rec, 0, sizeof rec);
+        rec.balance.kind = DESK_JREC_BALANCE;
+        rec.balance.what = DESK_JBAL_POSITION;
+        rec.balance.source = DESK_JBAL_SEED;
+        rec.balance.connector = (uint16_t)r->uta.pos[instrument].venue;
+        rec.balance.instrument = (uint16_t)instrument;
+        rec.balance.qty = qty;
+        rec.balance.avg_px = avg_px;
+        jpush(r, &rec);
+    }
 }
 
 void desk_router_stop(desk_router_t *r)
@@ -175,6 +200,8 @@ static inline uint32_t utc_minute(void)
 static inline void emit(desk_router_t *r, uint32_t s, const desk_event_t *ev)
 {
     desk_router_strat_t *st = &r->strat[s];
+    if (r->replaying)
+        return; /* recovery: the strategies saw these events before the crash */
     desk_event_t *slot = desk_spsc_claim(&st->events);
 
     if (DESK_UNLIKELY(slot == NULL)) {
@@ -210,6 +237,11 @@ static void reject_cmd(desk_router_t *r, uint32_t s, const desk_cmd_t *c, desk_r
     ev.instrument = c->instrument;
     ev.cl_ord_id = c->cl_ord_id;
     ev.ref = c->type == DESK_CMD_NEW ? order_id : c->orig_cl_ord_id;
+    if (r->journal) {
+        desk_jrec_t rec;
+        desk_jrec_reject_fill(&rec, c, s, why, order_id);
+        jpush(r, &rec);
+    }
     emit(r, s, &ev);
     bump(&r->stats->rejects, 1);
     bump(&r->stats->reject_by_reason[why], 1);
@@ -243,8 +275,16 @@ static inline void send_vcmd(desk_router_t *r, const desk_order_t *o, uint8_t ty
                              uint64_t now)
 {
     desk_router_conn_t *cn = &r->conn[o->connector];
-    desk_vcmd_t *v = desk_spsc_claim(&cn->cmd);
+    desk_vcmd_t *v;
 
+    /* Write into the slot after the held ones; the caller checked room for
+     * held + 1 (claim_n caches the consumer's head, so the slot is free). */
+    if (r->journal == NULL)
+        v = desk_spsc_claim(&cn->cmd);
+    else
+        v = desk_spsc_claim_n(&cn->cmd, cn->held + 1) > cn->held
+                ? desk_spsc_slot(&cn->cmd, cn->held)
+                : NULL;
     if (DESK_UNLIKELY(v == NULL)) {
         /* Unreachable: every caller checked for room first.  Should it ever
          * happen, the order stays pending in the table (never silently
@@ -264,8 +304,53 @@ static inline void send_vcmd(desk_router_t *r, const desk_order_t *o, uint8_t ty
     v->px = px;
     v->stop_px = o->stop_px;
     v->route_ns = now;
-    desk_spsc_commit(&cn->cmd, 1);
-    bump(&cn->shm->routed, 1);
+    if (r->journal == NULL) {
+        desk_spsc_commit(&cn->cmd, 1);
+        bump(&cn->shm->routed, 1);
+        return;
+    }
+    /* Write-ahead: the CMD record first; the slot is committed by
+     * commit_held() once the journal says the record is durable. */
+    desk_jrec_t rec;
+    desk_jrec_cmd_fill(&rec, type, o, type == DESK_CMD_NEW ? o->cl_ord_id : o->req_cl_ord_id,
+                       venue_cl, qty, px);
+    if (DESK_UNLIKELY(desk_journal_push(r->journal, &rec) < 0)) {
+        /* Unreachable: the command was taken only with room for its record.
+         * Unjournaled, it must not reach the venue: the order stays pending. */
+        bump(&r->stats->invalid_events, 1);
+        return;
+    }
+    cn->held++;
+    cn->held_seq = desk_journal_pushed(r->journal);
+}
+
+/* Commit connector c's held commands once their records are durable.
+ * Returns the number still held. */
+static inline uint32_t commit_held(desk_router_t *r, desk_router_conn_t *cn)
+{
+    if (cn->held && desk_journal_durable_seq(r->journal) >= cn->held_seq) {
+        desk_spsc_commit(&cn->cmd, cn->held);
+        bump(&cn->shm->routed, cn->held);
+        cn->held = 0;
+    }
+    return cn->held;
+}
+
+/* Push a record made by the router (room was checked before taking the
+ * message it describes). */
+static inline void jpush(desk_router_t *r, const desk_jrec_t *rec)
+{
+    if (r->journal && DESK_UNLIKELY(desk_journal_push(r->journal, rec) < 0))
+        bump(&r->stats->invalid_events, 1); /* unreachable: room was checked */
+}
+
+/* Room in connector c's command ring for one more command after the held
+ * ones. */
+static inline int conn_room(desk_router_t *r, uint32_t c)
+{
+    desk_router_conn_t *cn = &r->conn[c];
+
+    return desk_spsc_claim_n(&cn->cmd, cn->held + 1) > cn->held;
 }
 
 /* The connector a command will go to, or -1 if it will be refused before
@@ -288,6 +373,13 @@ static void handle_new(desk_router_t *r, uint32_t s, const desk_cmd_t *c, uint64
 
     if (desk_orders_clid_seen(&r->orders, (uint16_t)s, c->cl_ord_id)) {
         reject_cmd(r, s, c, DESK_REJ_DUPLICATE_CLORDID, 0);
+        return;
+    }
+    /* Relaxed: a flag the control thread clears; the orders it guards are
+     * the router's own. */
+    if (DESK_UNLIKELY(atomic_load_explicit(&r->reconciling, memory_order_relaxed))) {
+        (void)desk_orders_clid_add(&r->orders, (uint16_t)s, c->cl_ord_id, UINT32_MAX);
+        reject_cmd(r, s, c, DESK_REJ_RECONCILING, 0);
         return;
     }
     if (in && desk_seqlock_read(&r->quotes[in->id].lock, &q, &r->quotes[in->id].q, sizeof q))
@@ -456,8 +548,10 @@ static int drain_strategy(desk_router_t *r, uint32_t s, uint64_t now)
         if (!desk_spsc_claim_n(&st->events, 1))
             break;
         int cn = cmd_connector(r, s, c);
-        if (cn >= 0 && !desk_spsc_claim_n(&r->conn[cn].cmd, 1))
+        if (cn >= 0 && !conn_room(r, (uint32_t)cn))
             break;
+        if (r->journal && !desk_journal_room(r->journal, 1))
+            break; /* the journal is behind: the command waits */
         if (c->submit_ns && now > c->submit_ns)
             desk_hist_record(&r->stats->stage[DESK_STAGE_SUBMIT_ROUTER], now - c->submit_ns);
         bump(&r->stats->cmds, 1);
@@ -507,11 +601,52 @@ static void finish(desk_router_t *r, desk_order_t *o, int64_t prev_leaves)
     desk_orders_finish(&r->orders, o);
 }
 
-static void apply_vevent(desk_router_t *r, const desk_vevent_t *v, uint64_t now)
+static void apply_vevent(desk_router_t *r, const desk_vevent_t *vin, uint64_t now)
 {
-    desk_order_t *o = desk_orders_by_id(&r->orders, v->order_id);
+    desk_order_t *o = desk_orders_by_id(&r->orders, vin->order_id);
+    const desk_vevent_t *v = vin;
+    desk_vevent_t cu;
+    desk_jrec_t rec;
+
+    if (DESK_UNLIKELY(vin->type == DESK_EV_FILL && (vin->flags & DESK_VEV_CATCHUP) && o)) {
+        /* Recovery: the venue's total; fill only what this desk has not seen
+         * (journaled as computed, so a replay applies the same quantity). */
+        cu = *vin;
+        cu.last_qty = vin->cum_qty - o->cum_qty;
+        if (cu.last_qty <= 0)
+            cu.last_qty = 0; /* desk_order_apply() reports it a duplicate */
+        v = &cu;
+        if ((o->status == DESK_OS_CANCELED || o->status == DESK_OS_EXPIRED) && cu.last_qty > 0 &&
+            o->cum_qty + cu.last_qty <= o->qty) {
+            /* Fills lost at the crash, then the cancel came through the
+             * resend: the order stays canceled, the fills count. */
+            if (r->journal) {
+                desk_jrec_event_fill(&rec, v, DESK_JEV_APPLIED);
+                jpush(r, &rec);
+            }
+            o->cum_qty += cu.last_qty;
+            (void)desk_uta_fill(&r->uta, o->instrument, o->side, cu.last_px, cu.last_qty, 0);
+            r->uta_dirty = 1;
+            bump(&r->stats->fills, 1);
+            desk_event_t fe = {0};
+            fe.type = DESK_EV_FILL;
+            fe.ord_status = o->status;
+            fe.instrument = o->instrument;
+            fe.cl_ord_id = o->cl_ord_id;
+            fe.ref = o->order_id;
+            fe.cum_qty = o->cum_qty;
+            fe.last_px = cu.last_px;
+            fe.last_qty = cu.last_qty;
+            emit(r, o->strategy, &fe);
+            return;
+        }
+    }
 
     if (o == NULL) {
+        if (r->journal) {
+            desk_jrec_event_fill(&rec, v, DESK_JEV_UNKNOWN_ORDER);
+            jpush(r, &rec);
+        }
         bump(&r->stats->invalid_events, 1);
         return;
     }
@@ -519,6 +654,11 @@ static void apply_vevent(desk_router_t *r, const desk_vevent_t *v, uint64_t now)
     uint64_t req_clid = o->req_cl_ord_id;
     uint64_t old_clid = o->cl_ord_id;
     desk_ord_result_t res = desk_order_apply(o, v);
+
+    if (r->journal) {
+        desk_jrec_event_fill(&rec, v, (unsigned)res);
+        jpush(r, &rec);
+    }
 
     if (res == DESK_ORD_DUPLICATE) {
         bump(&r->stats->duplicate_execs, 1);
@@ -567,6 +707,13 @@ static void apply_vevent(desk_router_t *r, const desk_vevent_t *v, uint64_t now)
         break;
     case DESK_EV_CANCELED:
     case DESK_EV_EXPIRED:
+        if (DESK_UNLIKELY(v->cum_qty > o->cum_qty)) {
+            /* The venue filled more than this desk saw: fills lost at a
+             * crash.  Remembered so that recovery asks the venue. */
+            r->gap_id[r->ngap % 64] = o->order_id;
+            r->gap_cum[r->ngap % 64] = v->cum_qty;
+            r->ngap++;
+        }
         bump(v->type == DESK_EV_CANCELED ? &r->stats->cancels : &r->stats->expired, 1);
         finish(r, o, prev_leaves);
         if (req_clid && v->type == DESK_EV_CANCELED)
@@ -607,6 +754,8 @@ static int drain_connector(desk_router_t *r, uint32_t c, uint64_t now)
     for (; done < n; done++) {
         const desk_vevent_t *v = desk_spsc_slot(&cn->evq, done);
         desk_order_t *o = desk_orders_by_id(&r->orders, v->order_id);
+        if (r->journal && !desk_journal_room(r->journal, 1))
+            break; /* the journal is behind: the event waits */
         if (o && !has_room(r, o->strategy))
             break; /* the strategy is behind: leave the rest in the ring */
         apply_vevent(r, v, now);
@@ -674,7 +823,7 @@ static void cancel_all(desk_router_t *r, uint32_t s, uint64_t now)
         if (o->strategy != s || o->status == DESK_OS_PENDING_CANCEL ||
             o->status == DESK_OS_PENDING_REPLACE)
             continue;
-        if (!desk_spsc_claim_n(&r->conn[o->connector].cmd, 1)) {
+        if (!conn_room(r, o->connector) || (r->journal && !desk_journal_room(r->journal, 1))) {
             /* Ring full: keep the request and finish on a later turn. */
             atomic_store_explicit(&r->strat[s].cancel_all, 1, memory_order_relaxed);
             return;
@@ -710,19 +859,47 @@ void desk_router_publish(desk_router_t *r, uint64_t now_ns)
         set_gauge(&r->conn[c].shm->event_ring_depth, desk_spsc_depth(r->conn[c].evq.hdr));
     }
     publish_orders(r);
+    /* Reconciliation ends when every order recovered in flight has had its
+     * venue's answer.  Relaxed: the flag only gates NEW in this thread. */
+    if (atomic_load_explicit(&r->reconciling, memory_order_relaxed)) {
+        uint32_t left = desk_router_inflight(r);
+        if (left == 0 || now_ns >= r->reconcile_deadline_ns) {
+            /* Unanswered orders stay pending (never guessed) and are
+             * reported as breaks by the control thread. */
+            atomic_store_explicit(&r->reconcile_breaks, left, memory_order_relaxed);
+            /* Release pairs with the control thread's acquire: breaks first. */
+            atomic_store_explicit(&r->reconciling, 0, memory_order_release);
+        }
+    }
     r->last_status_ns = now_ns;
+}
+
+/* Commit every connector's held commands whose records are durable; the
+ * number still held counts as work (the loop must not sleep on them). */
+static inline int commit_all_held(desk_router_t *r)
+{
+    uint32_t held = 0;
+
+    if (r->journal == NULL)
+        return 0;
+    for (uint32_t c = 0; c < r->nconn; c++)
+        if (r->conn[c].attached)
+            held += commit_held(r, &r->conn[c]);
+    return held ? 1 : 0;
 }
 
 int desk_router_poll(desk_router_t *r, uint64_t now)
 {
     int work = 0;
 
+    (void)commit_all_held(r);
     for (uint32_t s = 0; s < r->nstrat; s++)
         if (r->strat[s].attached)
             work += drain_strategy(r, s, now);
     for (uint32_t c = 0; c < r->nconn; c++)
         if (r->conn[c].attached)
             work += drain_connector(r, c, work ? desk_now_ns() : now);
+    work += commit_all_held(r);
     if (work && r->uta_dirty) {
         desk_uta_publish(&r->uta, r->uta_shm, now);
         r->uta_dirty = 0;
@@ -733,6 +910,191 @@ int desk_router_poll(desk_router_t *r, uint64_t now)
     atomic_store_explicit(&r->main->heartbeat_ns, now, memory_order_relaxed);
     bump(&r->stats->loop_turns, 1);
     return work;
+}
+
+/* ---- recovery (cold) ---------------------------------------------------- */
+
+DESK_COLD int desk_router_replay(desk_router_t *r, const desk_jrec_t *rec)
+{
+    desk_order_t *o;
+
+    switch (rec->head.kind) {
+    case DESK_JREC_CMD: {
+        const struct desk_jrec_cmd *c = &rec->cmd;
+        if (c->venue_cl >= r->next_venue_cl)
+            r->next_venue_cl = c->venue_cl + 1; /* never reuse a venue ClOrdID */
+        if (c->type == DESK_CMD_NEW) {
+            o = desk_orders_alloc(&r->orders);
+            if (o == NULL || o->order_id != c->order_id || c->instrument >= r->ninstr)
+                return DESK_ERR(-EPROTO, "journal: order %#llx does not replay (got %#llx)",
+                                (unsigned long long)c->order_id,
+                                o ? (unsigned long long)o->order_id : 0ull);
+            (void)desk_orders_clid_add(&r->orders, c->strategy, c->cl_ord_id, desk_order_slot(o));
+            o->cl_ord_id = c->cl_ord_id;
+            o->instrument = c->instrument;
+            o->strategy = c->strategy;
+            o->connector = r->instr[c->instrument].connector;
+            o->side = c->side;
+            o->ord_type = c->ord_type;
+            o->tif = c->tif;
+            o->qty = c->qty;
+            o->px = c->px;
+            o->stop_px = c->stop_px;
+            o->leaves_qty = c->qty;
+            o->venue_cl = c->venue_cl;
+            open_qty(r, o, o->leaves_qty);
+            set_reserve(r, o, o->side == DESK_BUY ? o->px : 0);
+            r->uta_dirty = 1;
+            return 0;
+        }
+        o = desk_orders_by_id(&r->orders, c->order_id);
+        if (o == NULL || desk_ord_terminal(o->status))
+            return DESK_ERR(-EPROTO, "journal: %s of unknown order %#llx",
+                            c->type == DESK_CMD_CANCEL ? "cancel" : "replace",
+                            (unsigned long long)c->order_id);
+        if (c->cl_ord_id)
+            (void)desk_orders_clid_add(&r->orders, o->strategy, c->cl_ord_id, desk_order_slot(o));
+        desk_order_pending(o, c->type == DESK_CMD_CANCEL ? DESK_OS_PENDING_CANCEL
+                                                         : DESK_OS_PENDING_REPLACE);
+        o->req_cl_ord_id = c->cl_ord_id;
+        o->req_venue_cl = c->venue_cl;
+        if (c->type == DESK_CMD_REPLACE) {
+            o->new_qty = c->qty;
+            o->new_px = c->px;
+            int64_t want = 0;
+            if (o->side == DESK_BUY && c->qty > o->cum_qty)
+                (void)desk_fixed_mul(c->px, c->qty - o->cum_qty, &want);
+            if (want > o->reserved) {
+                desk_uta_reserve(&r->uta, o->connector, want - o->reserved);
+                o->reserved = want;
+            }
+        }
+        return 0;
+    }
+    case DESK_JREC_REJECT: {
+        const struct desk_jrec_reject *j = &rec->reject;
+        o = j->order_id ? desk_orders_by_id(&r->orders, j->order_id) : NULL;
+        if (j->cl_ord_id)
+            (void)desk_orders_clid_add(&r->orders, j->strategy, j->cl_ord_id,
+                                       o ? desk_order_slot(o) : UINT32_MAX);
+        return 0;
+    }
+    case DESK_JREC_EVENT: {
+        const struct desk_jrec_event *e = &rec->event;
+        desk_vevent_t v = {0};
+        v.type = e->type;
+        v.flags = e->flags;
+        v.reason = e->reason;
+        v.instrument = e->instrument;
+        v.order_id = e->order_id;
+        v.exec_id = e->exec_id;
+        v.last_px = e->last_px;
+        v.last_qty = e->last_qty;
+        v.fee = e->fee;
+        v.cum_qty = e->cum_qty;
+        apply_vevent(r, &v, 0); /* replaying: nothing is emitted */
+        return 0;
+    }
+    case DESK_JREC_BALANCE:
+        if (rec->balance.what == DESK_JBAL_CASH && rec->balance.connector < r->nconn) {
+            r->uta.venue[rec->balance.connector].cash = rec->balance.cash;
+            r->uta.venue[rec->balance.connector].venue_bp = rec->balance.venue_bp;
+        } else if (rec->balance.what == DESK_JBAL_POSITION && rec->balance.instrument < r->ninstr) {
+            r->uta.pos[rec->balance.instrument].qty = rec->balance.qty;
+            r->uta.pos[rec->balance.instrument].avg_px = rec->balance.avg_px;
+        }
+        r->uta_dirty = 1;
+        return 0;
+    default:
+        return 0; /* FILE, SESSION, NAME: descriptive */
+    }
+}
+
+DESK_COLD int desk_router_recover_send(desk_router_t *r, uint32_t c)
+{
+    int n = 0;
+
+    for (const desk_order_t *o = desk_orders_live_first(&r->orders); o;
+         o = desk_orders_live_next(&r->orders, o)) {
+        if (o->connector != c)
+            continue;
+        desk_vcmd_t *v = desk_spsc_claim(&r->conn[c].cmd);
+        if (v == NULL)
+            return DESK_ERR(-EBUSY, "connector %u: command ring full of recovered orders", c);
+        memset(v, 0, sizeof *v);
+        v->type = DESK_CMD_RECOVER;
+        v->side = o->side;
+        v->ord_type = o->ord_type;
+        v->tif = o->tif;
+        v->instrument = o->instrument;
+        v->order_id = o->order_id;
+        v->cl_ord_id = o->venue_cl;
+        v->orig_cl_ord_id = o->req_venue_cl;
+        v->qty = o->qty;
+        v->px = o->px;
+        v->stop_px = o->stop_px;
+        v->route_ns = desk_now_ns();
+        desk_spsc_commit(&r->conn[c].cmd, 1);
+        n++;
+    }
+    for (uint32_t k = 0; k < 64 && k < r->ngap; k++) {
+        const desk_order_t *o = desk_orders_by_id(&r->orders, r->gap_id[k]);
+        if (o == NULL || o->connector != c || !desk_ord_terminal(o->status) ||
+            o->cum_qty >= r->gap_cum[k])
+            continue; /* gone, live (sent above), or caught up since */
+        desk_vcmd_t *v = desk_spsc_claim(&r->conn[c].cmd);
+        if (v == NULL)
+            return DESK_ERR(-EBUSY, "connector %u: command ring full of recovered orders", c);
+        memset(v, 0, sizeof *v);
+        v->type = DESK_CMD_RECOVER;
+        v->side = o->side;
+        v->ord_type = o->ord_type;
+        v->tif = o->tif;
+        v->instrument = o->instrument;
+        v->order_id = o->order_id;
+        v->cl_ord_id = o->venue_cl;
+        v->qty = o->qty;
+        v->px = o->px;
+        v->route_ns = desk_now_ns();
+        desk_spsc_commit(&r->conn[c].cmd, 1);
+        n++;
+    }
+    return n;
+}
+
+DESK_COLD int desk_router_expire_conn(desk_router_t *r, uint32_t c)
+{
+    int n = 0;
+    desk_order_t *o = desk_orders_live_first(&r->orders);
+
+    while (o) {
+        desk_order_t *next = desk_orders_live_next(&r->orders, o);
+        if (r->journal && !desk_journal_room(r->journal, 1))
+            return n; /* the caller drains the journal and calls again */
+        if (o->connector == c) {
+            desk_vevent_t v = {0};
+            v.type = DESK_EV_EXPIRED;
+            v.instrument = o->instrument;
+            v.order_id = o->order_id;
+            v.cum_qty = o->cum_qty;
+            v.venue_ns = desk_now_ns();
+            apply_vevent(r, &v, v.venue_ns);
+            n++;
+        }
+        o = next;
+    }
+    return n;
+}
+
+DESK_COLD uint32_t desk_router_inflight(desk_router_t *r)
+{
+    uint32_t n = 0;
+
+    for (const desk_order_t *o = desk_orders_live_first(&r->orders); o;
+         o = desk_orders_live_next(&r->orders, o))
+        n += o->status == DESK_OS_PENDING_NEW || o->status == DESK_OS_PENDING_CANCEL ||
+             o->status == DESK_OS_PENDING_REPLACE;
+    return n;
 }
 
 void desk_idle_wait(uint32_t idle, uint64_t max_ns, uint32_t turns)

@@ -29,7 +29,16 @@
  * Venue ClOrdID numbers (desk_vcmd.cl_ord_id) start from the wall clock in
  * microseconds at start and count up, so they do not repeat across restarts
  * unless more requests were sent than microseconds elapsed between the two
- * starts; the journal (not built yet) will make this exact.
+ * starts; recovery from the journal makes this exact (the counter continues
+ * above every journaled number, desk_recover.h).
+ *
+ * Write-ahead journal (r->journal, optional): every command taken from a
+ * strategy, every venue event taken and every seeded balance is pushed as one
+ * record.  A command or an event is taken only when the journal ring has room
+ * for its record.  A venue command is written into its connector ring's next
+ * free slot but its commit is *held* until desk_journal_durable_seq() reaches
+ * the seq of its CMD record (checked at the start and end of every turn), so a
+ * venue never sees a ClOrdID the journal does not hold.
  */
 #ifndef DESK_ROUTER_H
 #define DESK_ROUTER_H
@@ -41,6 +50,7 @@
 #include "../ring/spsc.h"
 #include "config.h"
 #include "guard.h"
+#include "journal.h"
 #include "order.h"
 #include "uta.h"
 
@@ -66,6 +76,10 @@ typedef struct desk_router_conn {
     desk_spsc_t cmd;                /* producer: router -> connector */
     desk_spsc_t evq;                /* consumer: connector -> router */
     struct desk_conn_shm *shm;      /* status block in the main segment */
+    uint32_t held;                  /* venue commands written into cmd but not
+                                       committed: waiting for the journal */
+    uint64_t held_seq;              /* journal seq that must be durable before
+                                       the held commands are committed */
     uint8_t venue_type;             /* desk_venue_type_t */
     uint8_t attached;               /* rings are set up */
 } desk_router_conn_t;
@@ -91,6 +105,21 @@ typedef struct desk_router {
     uint64_t last_status_ns;              /* last refresh */
     uint32_t uta_dirty;                   /* UTA changed since last publish */
     uint32_t idle_turns;                  /* consecutive idle turns (backoff) */
+    struct desk_journal *journal;         /* write-ahead journal, NULL for none
+                                             (tests); borrowed */
+    uint64_t gap_id[64];                  /* orders that ended with the venue's cum qty
+                                             above the desk's (fills lost at a crash) */
+    int64_t gap_cum[64];                  /* the venue's cum qty of each */
+    uint32_t ngap;                        /* entries used (a ring: the newest kept) */
+    uint8_t replaying;                    /* 1 during desk_router_replay(): no
+                                             events are emitted to strategies */
+    uint64_t reconcile_deadline_ns;       /* reconciling ends by then even with
+                                             orders unanswered (set at start) */
+    _Atomic uint32_t reconcile_breaks;    /* orders still in flight when it ended
+                                             at the deadline; W: router */
+    _Atomic uint32_t reconciling;         /* 1: recovered orders are being settled
+                                             with the venues; NEW is refused with
+                                             DESK_REJ_RECONCILING.  W: control */
     _Atomic uint32_t stop;                /* 1: leave the loop; W: any thread */
 } desk_router_t;
 
@@ -119,6 +148,42 @@ int desk_router_attach_connector(desk_router_t *r, uint32_t i, void *cmd_ring, s
 void desk_router_seed_cash(desk_router_t *r, uint32_t i, int64_t cash, int64_t venue_bp);
 void desk_router_seed_position(desk_router_t *r, uint32_t instrument, int64_t qty,
                                int64_t avg_px);
+
+/*
+ * Recovery: apply one journal record (in file order) to the order table, the
+ * ClOrdID index, the UTA and the venue ClOrdID counter, as the router did
+ * when it wrote it, without emitting events, journaling or sending anything.
+ * CMD NEW takes the next order slot exactly as handle_new() did, so order ids
+ * come out as they were (the connectors' events name them); a mismatch means
+ * the journal does not describe this table: -EPROTO (refuse to start).
+ * Call between desk_router_init() and attaching the journal; control thread,
+ * before the router thread starts.  Returns 0 or -EPROTO (desk_errmsg()).
+ */
+int desk_router_replay(desk_router_t *r, const desk_jrec_t *rec);
+
+/*
+ * Recovery: write a DESK_CMD_RECOVER command for every live order of
+ * connector c, and for every order that ended with the venue reporting more
+ * filled than the desk saw (its last fills were lost at a crash), into its
+ * command ring (committed at once: it names no new
+ * ClOrdID, so nothing is journaled), so that the connector maps the orders'
+ * venue ClOrdIDs again.  Returns the number written, or -EBUSY if the ring
+ * filled.  Control thread, before the router thread starts.
+ */
+int desk_router_recover_send(desk_router_t *r, uint32_t c);
+
+/*
+ * Recovery for a venue that lives inside deskd (paper): its orders died with
+ * the process, so every live order of connector c is expired through the
+ * normal event path (journaled, reservations released, strategies told).
+ * Returns the number expired (it stops early when the journal ring is full:
+ * drain it and call again until 0).  Control thread, after the journal is
+ * attached and before the router thread starts.
+ */
+int desk_router_expire_conn(desk_router_t *r, uint32_t c);
+
+/* Orders recovered in flight (PendingNew, PendingCancel, PendingReplace). */
+uint32_t desk_router_inflight(desk_router_t *r);
 
 /* One loop turn (steps 1-3 above); returns the number of messages handled.
  * Router thread only; tests call it directly. */

@@ -1259,6 +1259,19 @@ void desk_fix_put_cancel(desk_fix_enc_t *e, const desk_vcmd_t *cmd, const char *
     put_sym_side_time_qty(e, cmd, sym, sym_len, now_ns);
 }
 
+void desk_fix_put_status(desk_fix_enc_t *e, const desk_vcmd_t *cmd, const char *sym, size_t sym_len)
+{
+    if (body_of(e, 'H') != 0)
+        return;
+    if (!side_ok(cmd->side)) {
+        fail(e, -EINVAL);
+        return;
+    }
+    put_clid(e, DESK_FIX_ClOrdID, cmd->cl_ord_id);
+    desk_fix_enc_str(e, DESK_FIX_Symbol, sym, sym_len);
+    desk_fix_enc_char(e, DESK_FIX_Side, (char)('0' + cmd->side));
+}
+
 void desk_fix_put_replace(desk_fix_enc_t *e, const desk_vcmd_t *cmd, const char *sym,
                           size_t sym_len, uint64_t now_ns)
 {

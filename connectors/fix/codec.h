@@ -488,6 +488,9 @@ void desk_fix_put_new_order(desk_fix_enc_t *e, const desk_vcmd_t *cmd, const cha
  * router fills side and qty from the order (FIX requires them).  -EINVAL as
  * for new orders.
  */
+/* OrderStatusRequest (35=H): 11 = d<cmd->cl_ord_id>, 55, 54.  Recovery only. */
+void desk_fix_put_status(desk_fix_enc_t *e, const desk_vcmd_t *cmd, const char *sym,
+                         size_t sym_len);
 void desk_fix_put_cancel(desk_fix_enc_t *e, const desk_vcmd_t *cmd, const char *sym, size_t sym_len,
                          uint64_t now_ns);
 

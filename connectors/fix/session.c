@@ -250,6 +250,16 @@ struct fix_store_rec {
 };
 DESK_STATIC_ASSERT(sizeof(struct fix_store_rec) == 64);
 
+/* A recovered order whose fate the venue is asked (OrderStatusRequest). */
+struct fix_ask {
+    desk_vcmd_t cmd;           /* the RECOVER command (order id, side, instrument) */
+    uint64_t cl;               /* the ClOrdID number asked about */
+    uint8_t req;               /* 1: cl is a cancel/replace request, 0: the order's NEW */
+    uint8_t answered;          /* the venue answered */
+    char sym[DESK_SYMBOL_MAX]; /* its symbol */
+    uint8_t sym_len;           /* its length */
+};
+
 struct desk_fix_session {
     desk_fix_session_cfg_t cfg;           /* settings (strings point below) */
     char sender[DESK_FIX_COMPID_MAX + 1]; /* SenderCompID */
@@ -307,6 +317,11 @@ struct desk_fix_session {
     uint32_t pq_head;      /* oldest */
     uint32_t pq_n;         /* entries */
     desk_fix_stats_t st;   /* counters */
+    struct fix_ask *ask;   /* recovered orders to ask about (35=H); owned */
+    uint32_t nask;         /* entries of ask in use */
+    uint32_t ask_cap;      /* entries allocated */
+    uint32_t ask_sent;     /* 1 once the status requests went out */
+    uint32_t ask_next;     /* next ask to send on this connection */
 };
 
 /* b - a, or 0 when a is later: order ops stamp times with desk_now_ns(),
@@ -856,6 +871,128 @@ int desk_fix_session_replace(desk_fix_session_t *s, const desk_vcmd_t *cmd, cons
     return cxl_or_replace(s, 'G', cmd, sym, sym_len, mono, wall);
 }
 
+int desk_fix_session_adopt(desk_fix_session_t *s, const desk_vcmd_t *cmd, const char *sym,
+                           size_t sym_len)
+{
+    if (cmd->cl_ord_id == 0 || map_get(&s->clmap, cmd->cl_ord_id) != FIX_NONE)
+        return -EINVAL;
+    uint32_t i = order_alloc(s);
+    if (i == FIX_NONE)
+        return -ENOSPC;
+    int rc = order_add_cl(s, i, cmd->cl_ord_id);
+    if (rc == 0 && cmd->orig_cl_ord_id && map_get(&s->clmap, cmd->orig_cl_ord_id) == FIX_NONE)
+        rc = order_add_cl(s, i, cmd->orig_cl_ord_id);
+    if (rc != 0) {
+        order_unalloc(s, i);
+        return rc;
+    }
+    s->ord[i].order_id = cmd->order_id;
+    s->ord[i].instrument = cmd->instrument;
+    s->ord[i].flags |= OF_KNOWN; /* sent by an earlier run: never reported stale */
+    /* Ask the venue once logged on (cold path: recovery only). */
+    if (sym_len == 0 || sym_len > DESK_SYMBOL_MAX)
+        return 0;
+    if (s->nask == s->ask_cap) {
+        uint32_t cap = s->ask_cap ? s->ask_cap * 2 : 64;
+        struct fix_ask *a = realloc(s->ask, cap * sizeof *a);
+        if (a == NULL)
+            return 0; /* not asked: the resend alone settles it */
+        s->ask = a;
+        s->ask_cap = cap;
+    }
+    struct fix_ask *a = &s->ask[s->nask++];
+    memset(a, 0, sizeof *a);
+    a->cmd = *cmd;
+    a->req = cmd->orig_cl_ord_id != 0;
+    a->cl = a->req ? cmd->orig_cl_ord_id : cmd->cl_ord_id;
+    memcpy(a->sym, sym, sym_len);
+    a->sym_len = (uint8_t)sym_len;
+    s->ask_sent = 0;
+    return 0;
+}
+
+/* Send an OrderStatusRequest for every recovered order not answered yet
+ * (after each Logon and its resend: a request lost with a dropped connection
+ * is asked again).  Not kept for resend: gap-filled if asked. */
+static int send_asks(desk_fix_session_t *s, uint64_t mono, uint64_t wall)
+{
+    int n = 0;
+
+    for (uint32_t k = s->ask_next; k < s->nask; s->ask_next = ++k) {
+        if (s->ask[k].answered)
+            continue;
+        desk_fix_enc_t e;
+        desk_vcmd_t c = s->ask[k].cmd;
+        c.cl_ord_id = s->ask[k].cl;
+        enc_begin(s, &e, "H", s->next_out, wall);
+        desk_fix_put_status(&e, &c, s->ask[k].sym, s->ask[k].sym_len);
+        int rc = enc_send(s, &e, mono, 1);
+        if (rc == -EBUSY)
+            return n;                 /* the rest on a later tick */
+        s->ask[k].answered = rc != 0; /* unsendable: left to the resend */
+        n++;
+    }
+    s->ask_sent = 1;
+    return n;
+}
+
+/* The venue's answer (150=I) about recovered order entry i.  Returns 1 and
+ * fills ev when it settles the order, else 0.  A catch-up FILL (the venue's
+ * CumQty, at its AvgPx) is emitted first when the venue filled anything: the
+ * router applies only the part it has not seen. */
+static int on_status(desk_fix_session_t *s, uint32_t i, const desk_fix_exec_t *x, uint64_t mono,
+                     desk_vevent_t *ev)
+{
+    struct fix_ask *a = NULL;
+
+    for (uint32_t k = 0; k < s->nask && a == NULL; k++)
+        if (s->ask[k].cl == x->cl_ord_id && !s->ask[k].answered)
+            a = &s->ask[k];
+    if (a == NULL)
+        return 0;
+    a->answered = 1;
+    memset(ev, 0, sizeof *ev);
+    ev->order_id = s->ord[i].order_id;
+    ev->instrument = s->ord[i].instrument;
+    ev->exec_id = desk_fix_exec_id(x->exec_id.p, x->exec_id.len);
+    ev->cum_qty = x->cum_qty;
+    ev->venue_ns = mono;
+    ev->reason = DESK_REJ_VENUE;
+    int unknown =
+        x->ord_status == '8' && x->order_id.len == 4 && memcmp(x->order_id.p, "NONE", 4) == 0;
+    if (unknown) {
+        /* The venue never received it: the order (or the request) is dead. */
+        slog(s, "fix: recovery: venue does not know d%llu: %s", (unsigned long long)a->cl,
+             a->req ? "request refused" : "order rejected");
+        ev->type = a->req ? DESK_EV_CANCEL_REJECT : DESK_EV_REJECT;
+        return 1;
+    }
+    if (x->cum_qty > 0) {
+        desk_vevent_t f = *ev;
+        f.type = DESK_EV_FILL;
+        f.flags = DESK_VEV_CATCHUP;
+        f.last_px = x->avg_px;
+        f.exec_id = ev->exec_id ^ 0x5a5a5a5a5a5a5a5aull; /* distinct from the status's own */
+        emit(s, &f);
+    }
+    switch (x->ord_status) {
+    case '0':
+    case '1':
+        if (a->req)
+            return 0; /* the request's own answer came (or comes) in the resend */
+        ev->type = DESK_EV_ACK;
+        return 1;
+    case '4':
+        ev->type = DESK_EV_CANCELED;
+        return 1;
+    case 'C':
+        ev->type = DESK_EV_EXPIRED;
+        return 1;
+    default:
+        return 0; /* filled or rejected: the resend carried those reports */
+    }
+}
+
 /* ---- answering a ResendRequest ------------------------------------------- */
 
 static int sent_stale(const desk_fix_session_t *s, const struct fix_sent *r, uint64_t mono)
@@ -1003,6 +1140,14 @@ static void on_exec(desk_fix_session_t *s, uint64_t mono)
     rc = desk_fix_exec_to_vevent(&x, o->order_id, o->instrument, mono, &ev);
     if (rc < 0) {
         slog(s, "fix: ExecutionReport with unknown ExecType 150=%c: ignored", x.exec_type);
+        return;
+    }
+    if (rc == 0 && x.exec_type == 'I' && s->nask && on_status(s, i, &x, mono, &ev)) {
+        if (!exec_first(s, ev.exec_id))
+            return;
+        if (is_terminal(x.ord_status))
+            order_done(s, i);
+        emit(s, &ev);
         return;
     }
     if (rc == 0)
@@ -1182,6 +1327,8 @@ static void on_logon(desk_fix_session_t *s, const desk_fix_hdr_t *h, uint64_t mo
         return;
     }
     s->state = DESK_FIX_ACTIVE;
+    s->ask_sent = 0; /* status requests not yet answered go out again on this connection */
+    s->ask_next = 0;
     s->st.logons++;
     s->testreq_at = 0;
     s->garbled = 0;
@@ -1458,6 +1605,9 @@ int desk_fix_session_tick(desk_fix_session_t *s, uint64_t mono, uint64_t wall)
 {
     int work = s->pq_n ? pq_drain(s) : 0;
 
+    if (DESK_UNLIKELY(s->nask && !s->ask_sent) && s->state == DESK_FIX_ACTIVE && !s->resending)
+        work += send_asks(s, mono, wall);
+
     switch (s->state) {
     case DESK_FIX_LOGON_SENT:
         if (mono >= s->deadline) {
@@ -1570,6 +1720,7 @@ DESK_COLD void desk_fix_session_destroy(desk_fix_session_t *s)
     free(s->rx);
     free(s->fields);
     free(s->ord);
+    free(s->ask);
     free(s->free_stack);
     free(s->done_q);
     map_fini(&s->clmap);
@@ -2239,6 +2390,12 @@ static int fix_order_op(struct fix *f, const desk_vcmd_t *cmd, int op)
 
 static int fix_place(void *self, const desk_vcmd_t *cmd)
 {
+    if (cmd->type == DESK_CMD_RECOVER) {
+        struct fix *f = self;
+        const desk_instrument_t *in = desk_host_instrument(f->host, cmd->instrument);
+        return desk_fix_session_adopt(f->s, cmd, in ? in->symbol : "",
+                                      in ? strnlen(in->symbol, DESK_SYMBOL_MAX) : 0);
+    }
     return fix_order_op(self, cmd, DESK_CMD_NEW);
 }
 

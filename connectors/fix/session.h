@@ -197,6 +197,22 @@ int desk_fix_session_replace(desk_fix_session_t *s, const desk_vcmd_t *cmd, cons
                              size_t sym_len, uint64_t mono, uint64_t wall);
 
 /*
+ * Recovery: track an order deskd recovered from its journal (sent by an
+ * earlier run) without sending anything: cmd->cl_ord_id is its live venue
+ * ClOrdID number and cmd->orig_cl_ord_id the request in flight (0 if none),
+ * so that the venue's ExecutionReports about them (the resend after logon)
+ * map to cmd->order_id again.  Once logged on (after the resend) it sends an
+ * OrderStatusRequest (35=H) about each (the order's ClOrdID, or the pending
+ * request's); an answer 150=I that says the venue does not know it (39=8,
+ * 37=NONE) reports the order REJECTED (or the request CANCEL_REJECT), one that
+ * says New/Canceled/Expired reports that; fills come from the resend.
+ * `sym` is the instrument's symbol (borrowed).  Returns 0, -EINVAL (0 or already mapped) or
+ * -ENOSPC.  Session thread; before the first Logon.
+ */
+int desk_fix_session_adopt(desk_fix_session_t *s, const desk_vcmd_t *cmd, const char *sym,
+                           size_t sym_len);
+
+/*
  * Send Logout (58 = text, may be NULL) and wait for the answer (the Logout
  * deadline then closes).  Returns 0, -ENOTCONN (not logged on) or the send
  * error.  Session thread.

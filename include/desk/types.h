@@ -123,6 +123,8 @@ typedef enum desk_reject {
     DESK_REJ_VENUE = 27,               /* the venue refused it (see venue log) */
     DESK_REJ_BAD_COMMAND = 28,         /* malformed desk_cmd (side, type, ...) */
     DESK_REJ_PENDING = 29,             /* a cancel/replace is already in flight */
+    DESK_REJ_RECONCILING = 30,         /* deskd recovering: orders in flight are
+                                          being settled with the venue */
     DESK_REJ__COUNT
 } desk_reject_t;
 
@@ -131,6 +133,9 @@ typedef enum desk_cmd_type {
     DESK_CMD_NEW = 1,     /* new order */
     DESK_CMD_CANCEL = 2,  /* cancel orig_cl_ord_id */
     DESK_CMD_REPLACE = 3, /* replace orig_cl_ord_id by cl_ord_id (new px/qty) */
+    DESK_CMD_RECOVER = 4, /* deskd -> fix connector only, never from a strategy: an
+                             order recovered from the journal; the connector maps
+                             its venue ClOrdIDs again and sends nothing */
 } desk_cmd_type_t;
 
 /*

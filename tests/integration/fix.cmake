@@ -22,3 +22,21 @@ if(TARGET desk_fix AND TARGET desk_client_static AND TARGET desk_cli)
   set_tests_properties(fix_e2e_test PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180 RUN_SERIAL TRUE
     ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")
 endif()
+
+# crash_test: SIGKILL deskd mid-stream, restart it on the same journal and FIX
+# store, and check its journal against the peer's event log.
+if(TARGET desk_fix AND TARGET desk_client_static AND TARGET desk_cli AND TARGET desk_core)
+  add_executable(crash_test crash_test.c)
+  target_link_libraries(crash_test PRIVATE desk_client_static desk_core desk_base
+    PkgConfig::CMOCKA Threads::Threads)
+  target_compile_definitions(crash_test PRIVATE DESK_CLI="$<TARGET_FILE:desk_cli>")
+  if(TARGET desk-fix-peer)
+    add_dependencies(crash_test desk-fix-peer)
+    target_compile_definitions(crash_test PRIVATE DESK_FIX_PEER="$<TARGET_FILE:desk-fix-peer>")
+  endif()
+  desk_test_warnings(crash_test)
+  add_dependencies(crash_test desk_cli)
+  add_test(NAME crash_test COMMAND crash_test)
+  set_tests_properties(crash_test PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 RUN_SERIAL TRUE
+    ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")
+endif()

@@ -413,6 +413,8 @@ class Peer : public FIX::Application
             on_cancel(m);
         else if (t == "G")
             on_replace(m);
+        else if (t == "H")
+            on_status(m);
         else
             throw FIX::UnsupportedMessageType();
         auto range = opt_.on_app.equal_range(napp_);
@@ -573,7 +575,7 @@ class Peer : public FIX::Application
         send(m);
         event(std::string("SEND ER ") + what + " 37=" + o.order_id +
               " 11=" + m.getField(FIX::FIELD::ClOrdID) + " 39=" + std::string(1, o.status) +
-              " 14=" + fixed_str(o.cum));
+              " 14=" + fixed_str(o.cum) + " 54=" + std::string(1, o.side));
     }
 
     /* ExecutionReport 150=8 for a NewOrderSingle we refuse (no order kept). */
@@ -685,6 +687,33 @@ class Peer : public FIX::Application
         if (o == orders_.end() || o->second.clid != orig)
             return nullptr;
         return &o->second;
+    }
+
+    /*
+     * OrderStatusRequest: ExecutionReport 150=I about the order its ClOrdID
+     * names (the order's own, or a cancel/replace request's), with the
+     * order's current status and CumQty; 39=8, 37=NONE when the ClOrdID was
+     * never received.
+     */
+    void on_status(const FIX::Message &m)
+    {
+        std::string clid = str(m, FIX::FIELD::ClOrdID);
+        auto it = clids_.find(clid);
+        auto o = it == clids_.end() || it->second.empty() ? orders_.end()
+                                                          : orders_.find(it->second);
+        if (o == orders_.end()) {
+            Order u;
+            u.order_id = "NONE";
+            u.symbol = opt_str(m, FIX::FIELD::Symbol, "?");
+            u.side = opt_str(m, FIX::FIELD::Side, "1")[0];
+            u.status = '8';
+            FIX::Message r = er(u, 'I', clid);
+            r.setField(FIX::FIELD::Text, "Unknown order");
+            send_er(r, u, "STATUS unknown");
+            return;
+        }
+        FIX::Message r = er(o->second, 'I', clid);
+        send_er(r, o->second, "STATUS");
     }
 
     void on_cancel(const FIX::Message &m)

@@ -858,6 +858,70 @@ static void test_exec_mapping(void **state)
     free(c);
 }
 
+/* Recovery: adopted orders map again (nothing is sent), and after the Logon
+ * each gets an OrderStatusRequest whose 150=I answer settles it. */
+static void test_adopt_and_status(void **state)
+{
+    (void)state;
+    struct cap *c = cap_new();
+    desk_fix_session_cfg_t sc = cfg_default();
+    desk_fix_session_t *s = sess_new(c, &sc);
+    uint64_t t = T0, in = 2;
+
+    desk_vcmd_t a = cmd_new(7, 100, 10 * E8, 150 * E8); /* PendingNew, never reached the venue */
+    desk_vcmd_t b = cmd_new(8, 200, 10 * E8, 150 * E8); /* live, 4 filled, 2 more lost */
+    desk_vcmd_t k = cmd_new(9, 300, 10 * E8, 150 * E8); /* a cancel d301 in flight */
+    a.type = b.type = k.type = DESK_CMD_RECOVER;
+    k.orig_cl_ord_id = 301;
+    assert_int_equal(desk_fix_session_adopt(s, &a, "AMZN", 4), 0);
+    assert_int_equal(desk_fix_session_adopt(s, &b, "AMZN", 4), 0);
+    assert_int_equal(desk_fix_session_adopt(s, &k, "AMZN", 4), 0);
+    assert_int_equal(desk_fix_session_adopt(s, &a, "AMZN", 4), -EINVAL); /* mapped already */
+    logon(c, s, t);
+    expect_nothing_sent(c);
+    desk_fix_session_tick(s, t, wall(t));
+    expect_sent(c, "H", 2);
+    assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d100");
+    assert_string_equal(fld(c, DESK_FIX_Side), "1");
+    assert_string_equal(fld(c, DESK_FIX_Symbol), "AMZN");
+    expect_sent(c, "H", 3);
+    assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d200");
+    expect_sent(c, "H", 4);
+    assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d301"); /* the request in flight */
+    desk_fix_session_tick(s, t, wall(t));
+    expect_nothing_sent(c); /* asked once */
+
+    /* A resent report about an adopted order maps to it. */
+    venue(c, s, t, "8", in++, 0, er('F', '1', "d200", NULL, "X1", "4", "4", "6"));
+    assert_int_equal(c->nev, 1);
+    assert_int_equal(c->ev[0].order_id, 8);
+    /* Unknown at the venue: the order is rejected. */
+    venue(c, s, t, "8", in++, 0, "37=NONE|11=d100|17=S1|150=I|39=8|55=AMZN|54=1|151=0|14=0|6=0");
+    assert_int_equal(c->nev, 2);
+    assert_int_equal(c->ev[1].type, DESK_EV_REJECT);
+    assert_int_equal(c->ev[1].order_id, 7);
+    /* Known, 6 filled: a catch-up FILL (cum 6 at AvgPx; the router applies the
+     * 2 it has not seen), then an ACK (dropped by the router on a live order). */
+    venue(c, s, t, "8", in++, 0, er('I', '1', "d200", NULL, "S2", NULL, "6", "4"));
+    assert_int_equal(c->nev, 4);
+    assert_int_equal(c->ev[2].type, DESK_EV_FILL);
+    assert_true(c->ev[2].flags & DESK_VEV_CATCHUP);
+    assert_int_equal(c->ev[2].cum_qty, 6 * E8);
+    assert_int_equal(c->ev[2].last_px, 15025000000);
+    assert_int_equal(c->ev[2].order_id, 8);
+    assert_int_equal(c->ev[3].type, DESK_EV_ACK);
+    /* The cancel request was carried out: CANCELED. */
+    venue(c, s, t, "8", in++, 0, er('I', '4', "d301", "d300", "S3", NULL, "0", "0"));
+    assert_int_equal(c->nev, 5);
+    assert_int_equal(c->ev[4].type, DESK_EV_CANCELED);
+    assert_int_equal(c->ev[4].order_id, 9);
+    /* A second answer about the same ClOrdID settles nothing more. */
+    venue(c, s, t, "8", in++, 0, er('I', '4', "d301", "d300", "S4", NULL, "0", "0"));
+    assert_int_equal(c->nev, 5);
+    desk_fix_session_destroy(s);
+    free(c);
+}
+
 static void test_garbled(void **state)
 {
     (void)state;
@@ -1016,6 +1080,7 @@ int main(void)
         cmocka_unit_test(test_seq_too_low),
         cmocka_unit_test(test_persist),
         cmocka_unit_test(test_exec_mapping),
+        cmocka_unit_test(test_adopt_and_status),
         cmocka_unit_test(test_garbled),
         cmocka_unit_test(test_emit_backpressure),
         cmocka_unit_test(test_options),
