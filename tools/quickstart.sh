@@ -17,6 +17,17 @@ desk=$build/desk
 mm=$build/desk-mm
 $desk check -c desk.toml.example
 
+# The paper venue is a simulation that starts empty every time, so the demo
+# starts a fresh trading day: today's journal of desk "demo" from an earlier
+# run is moved aside (kept, never deleted), or deskd would recover its
+# positions against a venue that no longer has them.
+day=$(date -u +%Y%m%d)
+if [ -f "journal/desk-demo-$day.journal" ]; then
+  aside="journal/desk-demo-$day.journal.$(date -u +%H%M%S).prev"
+  mv "journal/desk-demo-$day.journal" "$aside"
+  echo "quickstart: moved the earlier demo journal aside to $aside"
+fi
+
 log=$build/deskd.log
 $desk up -c desk.toml.example 2>"$log" &
 deskd=$!
