@@ -1231,7 +1231,7 @@ static int ep_send(struct alpaca *a, struct ep *ep, uint8_t kind, uint32_t ref, 
     int s = desk_http_pool_acquire(&ep->pool, now, (int64_t)now, (int64_t)a->o.request_timeout_ns);
     if (s < 0) {
         if (!a->booting)
-            desk_breaker_success(ep->br, now); /* nothing went out: answer the grant */
+            desk_breaker_release(ep->br); /* nothing went out: hand the grant back */
         *wait_ns = 5 * MS;
         return -EAGAIN;
     }

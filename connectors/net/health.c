@@ -115,6 +115,12 @@ void desk_breaker_success(desk_breaker_t *b, uint64_t now_ns)
         close_breaker(b);
 }
 
+void desk_breaker_release(desk_breaker_t *b)
+{
+    if (b->state == DESK_BREAKER_HALF_OPEN)
+        b->probe_out = 0;
+}
+
 void desk_breaker_failure(desk_breaker_t *b, uint64_t now_ns, const char *reason)
 {
     char r[DESK_HEALTH_REASON_MAX];

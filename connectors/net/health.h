@@ -110,6 +110,11 @@ int desk_breaker_allow(desk_breaker_t *b, uint64_t now_ns);
  * In OPEN it changes nothing else (only the probe may close the breaker). */
 void desk_breaker_success(desk_breaker_t *b, uint64_t now_ns);
 
+/* A grant from desk_breaker_allow was not used (nothing went out): an
+ * outstanding HALF_OPEN probe is handed back so the next request may probe.
+ * Consecutive failure and 429 counts are left alone: nothing was answered. */
+void desk_breaker_release(desk_breaker_t *b);
+
 /* A request failed (`reason` copied, cut to 47 bytes): CLOSED opens after
  * fail_threshold in a row; a failed probe re-opens at once. */
 void desk_breaker_failure(desk_breaker_t *b, uint64_t now_ns, const char *reason);

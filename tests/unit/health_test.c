@@ -321,6 +321,33 @@ static void test_429_trips_breaker(void **state)
     assert_int_equal(desk_breaker_health(&b), DESK_UP);
 }
 
+/* A grant handed back unused neither resets the 429 run nor keeps the
+ * probe slot: the next request may probe. */
+static void test_release_grant(void **state)
+{
+    desk_breaker_t b;
+    desk_breaker_cfg_t bc = {.ratelimit_threshold = 3, .cooldown_ns = S(30)};
+
+    (void)state;
+    desk_breaker_init(&b, &bc, 0);
+    desk_breaker_link(&b, 1, 0, NULL);
+    desk_breaker_ratelimited(&b, S(1));
+    desk_breaker_ratelimited(&b, S(2));
+    assert_int_equal(desk_breaker_allow(&b, S(3)), 1);
+    desk_breaker_release(&b); /* nothing went out */
+    assert_int_equal(b.n429, 2);
+    desk_breaker_ratelimited(&b, S(4));
+    assert_int_equal(desk_breaker_health(&b), DESK_DEGRADED);
+    /* HALF_OPEN: the probe grant handed back is granted again. */
+    assert_int_equal(desk_breaker_allow(&b, S(40)), 1);
+    assert_int_equal(desk_breaker_allow(&b, S(40)), 0);
+    desk_breaker_release(&b);
+    assert_int_equal(b.state, DESK_BREAKER_HALF_OPEN);
+    assert_int_equal(desk_breaker_allow(&b, S(41)), 1);
+    desk_breaker_success(&b, S(41));
+    assert_int_equal(desk_breaker_health(&b), DESK_UP);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_ratelimit_refill),
         cmocka_unit_test(test_ratelimit_retry_after),
         cmocka_unit_test(test_429_trips_breaker),
+        cmocka_unit_test(test_release_grant),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
