@@ -374,8 +374,10 @@ static int cfg_lookup(const char *s, const char *const *names, const int *values
 /* Limits: [guard], [strategy.limits], [instrument.limits]              */
 /* ------------------------------------------------------------------ */
 
+/* `halt_cancels_all` is non-NULL for [guard] only: the one key there that is
+ * not a limit (the kill switch's option, desk_config_t.halt_cancels_all). */
 static int cfg_limits(const cfg_ctx_t *c, const desk_toml_node_t *t, const char *prefix,
-                      desk_limits_t *l)
+                      desk_limits_t *l, int *halt_cancels_all)
 {
     desk_toml_kv_t kv[CFG_KV_CAP];
     char path[CFG_PATH_CAP];
@@ -406,7 +408,9 @@ static int cfg_limits(const cfg_ctx_t *c, const desk_toml_node_t *t, const char 
         else if (key_is(e, "burst")) {
             rc = cfg_u32(c, e, path, 0, UINT32_MAX, &l->burst);
             burst_set = 1;
-        } else
+        } else if (halt_cancels_all != NULL && key_is(e, "halt_cancels_all"))
+            rc = cfg_bool(c, e, path, halt_cancels_all);
+        else
             rc = cfg_unknown(c, e, path);
         if (rc < 0)
             return rc;
@@ -838,7 +842,7 @@ static int cfg_instrument(cfg_ctx_t *c, const desk_toml_node_t *t, uint32_t idx)
         } else if (key_is(e, "limits")) {
             rc = cfg_want_table(c, e, path);
             if (rc == 0)
-                rc = cfg_limits(c, e->val, path, &ic->limits);
+                rc = cfg_limits(c, e->val, path, &ic->limits, NULL);
         } else {
             rc = cfg_unknown(c, e, path);
         }
@@ -1001,6 +1005,7 @@ static int cfg_strategy(cfg_ctx_t *c, const desk_toml_node_t *t, uint32_t idx)
     sc->gid = getegid();
     sc->mode = 0600;
     sc->cancel_on_disconnect = 1;
+    sc->heartbeat_timeout_ms = 5000;
     sc->order_ring = 4096;
     sc->event_ring = 16384;
     for (int i = 0; i < cfg_listed(n); i++) {
@@ -1028,14 +1033,21 @@ static int cfg_strategy(cfg_ctx_t *c, const desk_toml_node_t *t, uint32_t idx)
             rc = cfg_mode(c, e, path, &sc->mode);
         else if (key_is(e, "cancel_on_disconnect"))
             rc = cfg_bool(c, e, path, &sc->cancel_on_disconnect);
-        else if (key_is(e, "order_ring"))
+        else if (key_is(e, "heartbeat_timeout_ms")) {
+            rc = cfg_u32(c, e, path, 0, 86400000, &sc->heartbeat_timeout_ms);
+            /* The control thread looks every 100 ms: a shorter timeout would
+             * flag a strategy that polls often but not in step with it. */
+            if (rc == 0 && sc->heartbeat_timeout_ms > 0 && sc->heartbeat_timeout_ms < 100)
+                rc = cfg_fail(c, e->line, "'%s' = %u: must be 0 (off) or at least 100 ms", path,
+                              sc->heartbeat_timeout_ms);
+        } else if (key_is(e, "order_ring"))
             rc = cfg_pow2(c, e, path, 64, 1048576, &sc->order_ring);
         else if (key_is(e, "event_ring"))
             rc = cfg_pow2(c, e, path, 64, 1048576, &sc->event_ring);
         else if (key_is(e, "limits")) {
             rc = cfg_want_table(c, e, path);
             if (rc == 0)
-                rc = cfg_limits(c, e->val, path, &sc->limits);
+                rc = cfg_limits(c, e->val, path, &sc->limits, NULL);
         } else
             rc = cfg_unknown(c, e, path);
         if (rc < 0)
@@ -1149,12 +1161,42 @@ static int cfg_journal(cfg_ctx_t *c, const desk_toml_node_t *t)
     return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* [reconcile]                                                          */
+/* ------------------------------------------------------------------ */
+
+static int cfg_reconcile(cfg_ctx_t *c, const desk_toml_node_t *t)
+{
+    desk_config_t *cfg = c->cfg;
+    desk_toml_kv_t kv[CFG_KV_CAP];
+    char path[CFG_PATH_CAP];
+    int n = cfg_entries(c, t, kv);
+
+    if (n < 0)
+        return n;
+    for (int i = 0; i < cfg_listed(n); i++) {
+        const desk_toml_kv_t *e = &kv[i];
+        int rc;
+
+        cfg_path(path, "reconcile", e->key, e->keylen);
+        if (key_is(e, "cash_tolerance"))
+            rc = cfg_decimal(c, e, path, 0, &cfg->recon_cash_tolerance);
+        else if (key_is(e, "buying_power_tolerance_bps"))
+            rc = cfg_u32(c, e, path, 0, 10000, &cfg->recon_bp_tolerance_bps);
+        else
+            rc = cfg_unknown(c, e, path);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int cfg_document(cfg_ctx_t *c, const desk_toml_node_t *root)
 {
     desk_config_t *cfg = c->cfg;
     desk_toml_kv_t kv[CFG_KV_CAP];
     const desk_toml_kv_t *desk = NULL, *guard = NULL, *conn = NULL, *inst = NULL, *strat = NULL;
-    const desk_toml_kv_t *journal = NULL;
+    const desk_toml_kv_t *journal = NULL, *recon = NULL;
     int rc = cfg_scan_secrets(c, root, "", 0);
 
     if (rc < 0)
@@ -1169,6 +1211,8 @@ static int cfg_document(cfg_ctx_t *c, const desk_toml_node_t *root)
             guard = &kv[i];
         else if (key_is(&kv[i], "journal"))
             journal = &kv[i];
+        else if (key_is(&kv[i], "reconcile"))
+            recon = &kv[i];
         else if (key_is(&kv[i], "connector"))
             conn = &kv[i];
         else if (key_is(&kv[i], "instrument"))
@@ -1194,12 +1238,18 @@ static int cfg_document(cfg_ctx_t *c, const desk_toml_node_t *root)
     if (journal != NULL && ((rc = cfg_want_table(c, journal, "journal")) < 0 ||
                             (rc = cfg_journal(c, journal->val)) < 0))
         return rc;
+    cfg->recon_cash_tolerance = DESK_SCALE / 100; /* 0.01 */
+    cfg->recon_bp_tolerance_bps = 100;
+    if (recon != NULL && ((rc = cfg_want_table(c, recon, "reconcile")) < 0 ||
+                          (rc = cfg_reconcile(c, recon->val)) < 0))
+        return rc;
     if (desk == NULL)
         return cfg_fail(c, 1, "missing required key 'desk.name' (no [desk] table)");
     if ((rc = cfg_want_table(c, desk, "desk")) < 0 || (rc = cfg_desk(c, desk->val)) < 0)
         return rc;
     if (guard != NULL && ((rc = cfg_want_table(c, guard, "guard")) < 0 ||
-                          (rc = cfg_limits(c, guard->val, "guard", &cfg->limits)) < 0))
+                          (rc = cfg_limits(c, guard->val, "guard", &cfg->limits,
+                                            &cfg->halt_cancels_all)) < 0))
         return rc;
     if (conn != NULL && (rc = cfg_array(c, conn, "connector", DESK_MAX_CONNECTORS,
                                         &cfg->nconnectors, cfg_connector_cb, NULL)) < 0)

@@ -97,7 +97,12 @@ typedef struct desk_strategy_conf {
     uid_t uid;                /* owner of its segment (default: deskd's uid) */
     gid_t gid;                /* group of its segment (default: deskd's gid) */
     uint32_t mode;            /* permission bits of its segment, default 0600 */
-    int cancel_on_disconnect; /* cancel its open orders if it dies (default 1) */
+    int cancel_on_disconnect; /* cancel its open orders if it dies, detaches or stops
+                                 heartbeating (default 1) */
+    uint32_t heartbeat_timeout_ms; /* a live process whose heartbeat (written by
+                                      desk_poll) is older than this is treated as
+                                      disconnected; 0 = off (default 5000; 0 or
+                                      100..86400000) */
     uint32_t order_ring;      /* order ring slots, power of two (default 4096) */
     uint32_t event_ring;      /* event ring slots, power of two (default 16384) */
     desk_limits_t limits;     /* per-strategy limits */
@@ -115,11 +120,20 @@ typedef struct desk_config {
                                         16 bytes * 4/3 each) */
     uint32_t status_interval_ms;     /* how often deskd refreshes status blocks (default 100) */
     desk_limits_t limits;            /* [guard] global limits */
+    int halt_cancels_all;            /* [guard] halt_cancels_all: every change of the kill
+                                        switch to HALTED (desk halt, the daily loss limit, a
+                                        journal failure) also cancels every open order
+                                        (default 0) */
     char journal_dir[DESK_PATH_MAX]; /* [journal] dir as written (default "journal");
                                         relative to dir */
     uint8_t journal_fsync;           /* [journal] fsync: 0 none, 1 interval, 2 every
                                         (desk_fsync_t; default interval) */
     uint32_t journal_interval_ms;    /* [journal] fsync = "interval:MS" (default 10) */
+    int64_t recon_cash_tolerance;    /* [reconcile] cash_tolerance: venue and desk cash may
+                                        differ by this much, money 1e-8 (default 0.01) */
+    uint32_t recon_bp_tolerance_bps; /* [reconcile] buying_power_tolerance_bps: the venue's
+                                        buying power may be below the desk's by this share
+                                        of the desk's reservations (default 100 = 1%) */
     uint32_t nconnectors;
     desk_connector_conf_t connectors[DESK_MAX_CONNECTORS];
     uint32_t ninstruments;

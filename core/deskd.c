@@ -2,17 +2,22 @@
 #include "deskd.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../ring/seqlock.h"
 #include "../ring/shm.h"
 #include "clock.h"
+#include "control.h"
 #include "err.h"
+#include "fixed.h"
 #include "host.h"
 #include "journal.h"
 #include "log.h"
@@ -33,11 +38,18 @@ struct deskd {
     pthread_t router_tid;
     uint8_t router_started;
     int32_t last_pid[DESK_MAX_STRATEGIES];           /* liveness tracking */
+    uint64_t last_epoch[DESK_MAX_STRATEGIES];        /* attach_epoch seen with last_pid */
+    int pidfd[DESK_MAX_STRATEGIES];                  /* pidfd of last_pid's process, -1 none */
+    uint8_t exited[DESK_MAX_STRATEGIES];             /* last_pid's process was seen to exit */
+    uint8_t stale[DESK_MAX_STRATEGIES];              /* its heartbeat is stale (logged) */
+    uint8_t no_pidfd;                                /* pidfd_open unavailable: kill(pid, 0) */
+    desk_loss_trip_t loss_trip;                      /* the daily-loss HALT's edge detector */
     desk_journal_t *journal;                         /* the write-ahead journal (owned) */
     uint32_t recovered;                              /* records replayed from a previous run */
     uint32_t journal_failed;                         /* journal error already logged */
     uint32_t reconcile_started;                      /* orders were in flight at start */
     uint32_t reconcile_logged;                       /* the end of reconciling was logged */
+    uint64_t breaks_logged;                          /* break transitions logged so far */
 };
 
 static int replay_cb(const desk_jrec_t *rec, uint64_t off, void *ctx)
@@ -219,9 +231,11 @@ static int start(struct deskd *d)
                                           h->ev_len);
         if (rc < 0)
             return rc;
-        /* Recovered orders: the fix connector maps their venue ClOrdIDs
-         * again, so the venue's resend after logon reaches them. */
-        if (d->recovered && strcmp(cfg->connectors[c].type, "fix") == 0) {
+        desk_router_attach_recon(&d->router, c, h->recon);
+        /* Recovered orders: the fix and alpaca connectors map their venue
+         * ClOrdIDs again and ask the venue what became of them. */
+        if (d->recovered && (strcmp(cfg->connectors[c].type, "fix") == 0 ||
+                             strcmp(cfg->connectors[c].type, "alpaca") == 0)) {
             rc = desk_router_recover_send(&d->router, c);
             if (rc < 0)
                 return rc;
@@ -354,31 +368,136 @@ static void stop(struct deskd *d)
     }
 }
 
-/* Control thread duty: notice strategies that attach, detach or die. */
+/* Forget the pidfd of strategy s's process, if any.  Control thread. */
+static void close_pidfd(struct deskd *d, uint32_t s)
+{
+    if (d->pidfd[s] >= 0)
+        close(d->pidfd[s]);
+    d->pidfd[s] = -1;
+}
+
+/* A new attach of strategy s by `pid`: take a pidfd on its process, so that
+ * its exit is seen even if the number is reused later.  Control thread. */
+static void watch_process(struct deskd *d, uint32_t s, int32_t pid)
+{
+    close_pidfd(d, s);
+    d->exited[s] = 0;
+    if (d->no_pidfd)
+        return;
+#ifdef SYS_pidfd_open
+    long fd = syscall(SYS_pidfd_open, (pid_t)pid, 0u);
+#else
+    long fd = -1;
+    errno = ENOSYS;
+#endif
+    if (fd >= 0) {
+        d->pidfd[s] = (int)fd;
+    } else if (errno == ESRCH) {
+        d->exited[s] = 1; /* gone before we looked */
+    } else if (errno == ENOSYS || errno == EPERM) {
+        /* Kernel before 5.3, or a seccomp filter: kill(pid, 0) from now on. */
+        d->no_pidfd = 1;
+        desk_log("pidfd_open unavailable (%s): strategy liveness falls back to kill(pid, 0)",
+                 strerror(errno));
+    } else {
+        desk_log("strategy %s: pidfd_open(%d): %s: liveness by kill(pid, 0)",
+                 d->cfg->strategies[s].name, (int)pid, strerror(errno));
+    }
+}
+
+/*
+ * 1 while strategy s's attached process `pid` lives, 0 once it is gone.
+ * Its pidfd polls readable (POLLIN) once it exited, whatever became of the
+ * number since; without a pidfd, kill(pid, 0) (EPERM: alive, another user).
+ * Control thread; `pid` > 0 and watch_process() was called for this attach.
+ */
+static int process_alive(struct deskd *d, uint32_t s, int32_t pid)
+{
+    if (d->exited[s])
+        return 0;
+    if (d->pidfd[s] >= 0) {
+        struct pollfd p = {.fd = d->pidfd[s], .events = POLLIN};
+        int n = poll(&p, 1, 0); /* never blocks */
+        if (n == 0)
+            return 1;
+        if (n > 0) {
+            d->exited[s] = 1; /* POLLIN: exited; HUP/ERR: reaped or bad fd */
+            close_pidfd(d, s);
+            return 0;
+        }
+        /* poll failed (EINTR, ENOMEM): ask kill() this time. */
+    }
+    return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+/* Ask the router to cancel strategy s's open orders. */
+static void request_cancel_all(struct deskd *d, uint32_t s)
+{
+    /* Release pairs with the router's acquire exchange. */
+    atomic_store_explicit(&d->router.strat[s].cancel_all, 1, memory_order_release);
+}
+
+/*
+ * Control thread duty: notice strategies that attach, detach, die or stop
+ * heartbeating.  A strategy is alive while its process lives and, with
+ * heartbeat_timeout_ms set, its heartbeat (libdesk writes it at attach and in
+ * every desk_poll) is fresh.  When it stops being alive its open orders are
+ * cancelled if cancel_on_disconnect is set, and it is marked gone, so that
+ * events its full event ring cannot take are dropped instead of stalling the
+ * connectors.  A stale strategy whose heartbeat resumes is alive again; one
+ * that attached and never polled goes stale timeout_ms after its attach.
+ */
 static void check_strategies(struct deskd *d)
 {
+    uint64_t now = desk_now_ns();
+
     for (uint32_t s = 0; s < d->cfg->nstrategies; s++) {
+        const desk_strategy_conf_t *sc = &d->cfg->strategies[s];
         desk_router_strat_t *rs = &d->router.strat[s];
         struct desk_strat_shm *ss = &desk_shm_strats(d->main)[s];
-        /* Acquire pairs with libdesk's release of pid at attach/detach. */
+        /* Acquire pairs with libdesk's release of pid at attach/detach: the
+         * epoch and heartbeat it stored before are then visible. */
         int32_t pid = atomic_load_explicit(&d->seg[s]->pid, memory_order_acquire);
-        int alive = pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+        uint64_t epoch = atomic_load_explicit(&d->seg[s]->attach_epoch, memory_order_relaxed);
+        uint64_t hb = atomic_load_explicit(&d->seg[s]->heartbeat_ns, memory_order_relaxed);
+        /* A new pid, or the same pid attached again (the epoch moved). */
+        int attached = pid > 0 && (pid != d->last_pid[s] || epoch != d->last_epoch[s]);
 
-        if (pid != d->last_pid[s] && pid > 0)
-            desk_log("strategy %s: attached (pid %d)", d->cfg->strategies[s].name, (int)pid);
-        uint32_t was = atomic_load_explicit(&rs->alive, memory_order_relaxed);
-        if (was && !alive) {
-            desk_log("strategy %s: pid %d %s", d->cfg->strategies[s].name, (int)d->last_pid[s],
-                     pid == 0 ? "detached" : "is gone");
-            if (rs->cancel_on_disconnect) {
-                desk_log("strategy %s: cancelling its open orders (cancel_on_disconnect)",
-                         d->cfg->strategies[s].name);
-                /* Release pairs with the router's acquire exchange. */
-                atomic_store_explicit(&rs->cancel_all, 1, memory_order_release);
-            }
+        if (attached) {
+            desk_log("strategy %s: attached (pid %d)", sc->name, (int)pid);
+            watch_process(d, s, pid);
+            d->stale[s] = 0;
+        } else if (pid <= 0) {
+            close_pidfd(d, s);
         }
-        /* Gone: it died or detached after being seen alive.  It stays gone
-         * until a new process attaches. */
+        int proc = pid > 0 && process_alive(d, s, pid);
+        uint64_t stale_ms = proc ? desk_control_hb_stale_ms(now, hb, sc->heartbeat_timeout_ms) : 0;
+        int alive = proc && stale_ms == 0;
+        uint32_t was = atomic_load_explicit(&rs->alive, memory_order_relaxed);
+        int cancel = 0;
+
+        if (stale_ms && !d->stale[s]) {
+            desk_log("strategy %s: heartbeat stale for %llu ms (pid %d, heartbeat_timeout_ms "
+                     "%u): treated as disconnected",
+                     sc->name, (unsigned long long)stale_ms, (int)pid, sc->heartbeat_timeout_ms);
+            cancel = 1; /* even if never seen alive: it may have sent orders */
+        } else if (!stale_ms && d->stale[s] && proc) {
+            desk_log("strategy %s: heartbeat resumed (pid %d): alive again", sc->name, (int)pid);
+        }
+        if ((was || d->stale[s] || attached) && !proc) {
+            desk_log("strategy %s: pid %d %s", sc->name, (int)(attached ? pid : d->last_pid[s]),
+                     pid == 0 ? "detached" : "is gone");
+            /* Also after a stale spell (it may have sent orders since), and
+             * for a process that died before this thread first saw it. */
+            cancel = 1;
+        }
+        d->stale[s] = stale_ms != 0;
+        if (cancel && sc->cancel_on_disconnect) {
+            desk_log("strategy %s: cancelling its open orders (cancel_on_disconnect)", sc->name);
+            request_cancel_all(d, s);
+        }
+        /* Gone: it died, detached or went stale after being seen alive.  It
+         * stays gone until it is alive again. */
         if (alive)
             atomic_store_explicit(&rs->gone, 0, memory_order_relaxed);
         else if (was || pid != 0)
@@ -387,7 +506,66 @@ static void check_strategies(struct deskd *d)
         atomic_store_explicit(&ss->alive, (uint32_t)alive, memory_order_relaxed);
         atomic_store_explicit(&ss->pid, pid, memory_order_relaxed);
         d->last_pid[s] = pid;
+        d->last_epoch[s] = epoch;
     }
+}
+
+/*
+ * Set the kill switch to `want` (this thread is its only writer).  Every
+ * strategy's open orders are cancelled too when `cancel_all` is set (desk
+ * halt --cancel-all), or when the switch changes to HALTED and desk.toml's
+ * [guard] halt_cancels_all is set.  `why` follows the state in the log line
+ * (" (from pid 12)").  Control thread.
+ */
+static void set_kill(struct deskd *d, desk_kill_t want, int cancel_all, const char *why)
+{
+    uint32_t old = atomic_load_explicit(&d->main->kill, memory_order_relaxed);
+    int cancel = cancel_all || (want == DESK_KILL_HALTED && old != DESK_KILL_HALTED &&
+                                d->cfg->halt_cancels_all);
+
+    /* Release pairs with the router's acquire of kill.  Stored before the
+     * cancel requests: an order the router admits after taking them was
+     * checked against the new state. */
+    atomic_store_explicit(&d->main->kill, (uint32_t)want, memory_order_release);
+    for (uint32_t s = 0; cancel && s < d->cfg->nstrategies; s++)
+        request_cancel_all(d, s);
+    /* Release: `desk halt` waits for kill_seq to move, so the cancel
+     * requests are made once it sees it. */
+    atomic_fetch_add_explicit(&d->main->kill_seq, 1, memory_order_release);
+    desk_log("kill switch: %s%s%s", desk_kill_name((unsigned)want), why,
+             cancel ? "; cancelling every open order" : "");
+}
+
+/*
+ * The automatic HALT on the desk-wide daily loss limit ([guard] daily_loss):
+ * read the day PnL from the published UTA snapshot and HALT when it has just
+ * reached -daily_loss (desk_control_loss_check(): once per crossing, so an
+ * operator's `desk resume` holds until the PnL recovers and falls again).
+ * Control thread.
+ */
+static void check_daily_loss(struct deskd *d)
+{
+    int64_t limit = d->cfg->limits.daily_loss;
+    struct desk_uta_totals t;
+
+    if (limit <= 0)
+        return;
+    /* Seqlock read of the router's snapshot; 0: not published yet. */
+    if (desk_seqlock_read(&desk_shm_uta(d->main)->lock, &t, &desk_shm_uta(d->main)->t,
+                          sizeof t) == 0)
+        return;
+    int64_t pnl = desk_control_day_pnl(&t);
+    if (!desk_control_loss_check(&d->loss_trip, pnl, limit))
+        return;
+    char spnl[32], slim[32], why[160];
+    desk_fixed_format(pnl, 2, spnl, sizeof spnl);
+    desk_fixed_format(limit, 2, slim, sizeof slim);
+    if (atomic_load_explicit(&d->main->kill, memory_order_relaxed) == DESK_KILL_HALTED) {
+        desk_log("kill switch: already HALTED; day PnL %s <= -daily loss limit %s", spnl, slim);
+        return;
+    }
+    snprintf(why, sizeof why, " automatically: day PnL %s <= -daily loss limit %s", spnl, slim);
+    set_kill(d, DESK_KILL_HALTED, 0, why);
 }
 
 int desk_deskd_run(const desk_config_t *cfg, const volatile sig_atomic_t *stop_flag)
@@ -399,6 +577,8 @@ int desk_deskd_run(const desk_config_t *cfg, const volatile sig_atomic_t *stop_f
     if (d == NULL)
         return DESK_ERR(-ENOMEM, "deskd state");
     d->cfg = cfg;
+    for (uint32_t s = 0; s < DESK_MAX_STRATEGIES; s++)
+        d->pidfd[s] = -1; /* no process watched yet */
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
@@ -428,29 +608,32 @@ int desk_deskd_run(const desk_config_t *cfg, const volatile sig_atomic_t *stop_f
             break;
         }
         if (sig == DESK_KILL_SIGNAL) {
-            int want = si.si_value.sival_int;
-            if (want >= DESK_KILL_ACTIVE && want <= DESK_KILL_HALTED) {
-                /* Release pairs with the router's acquire of kill. */
-                atomic_store_explicit(&d->main->kill, (uint32_t)want, memory_order_release);
-                atomic_fetch_add_explicit(&d->main->kill_seq, 1, memory_order_release);
-                desk_log("kill switch: %s (from pid %d)", desk_kill_name((unsigned)want),
-                         (int)si.si_pid);
+            /* sival_int: the desk_kill_t, and DESK_KILL_CANCEL_ALL (control.h). */
+            desk_kill_t want;
+            uint32_t flags;
+            if (desk_control_kill_decode(si.si_value.sival_int, &want, &flags) == 0) {
+                char why[48];
+                snprintf(why, sizeof why, " (from pid %d%s)", (int)si.si_pid,
+                         (flags & DESK_KILL_CANCEL_ALL) ? ", --cancel-all" : "");
+                set_kill(d, want, (flags & DESK_KILL_CANCEL_ALL) != 0, why);
             } else {
-                desk_log("kill switch: ignored bad value %d from pid %d", want, (int)si.si_pid);
+                desk_log("kill switch: ignored bad value %d from pid %d", si.si_value.sival_int,
+                         (int)si.si_pid);
             }
         }
         if (stop_flag && *stop_flag)
             break;
         check_strategies(d);
+        desk_recon_log(d->main, &d->breaks_logged);
+        check_daily_loss(d);
         int jerr = desk_journal_error(d->journal);
         if (jerr < 0 && !d->journal_failed) {
             /* Fail closed: nothing new is sent while the journal cannot
              * record it (the router already stops taking commands when the
              * ring fills). */
             d->journal_failed = 1;
-            atomic_store_explicit(&d->main->kill, DESK_KILL_HALTED, memory_order_release);
-            atomic_fetch_add_explicit(&d->main->kill_seq, 1, memory_order_release);
             desk_log("journal: %s: desk HALTED", strerror(-jerr));
+            set_kill(d, DESK_KILL_HALTED, 0, " (journal error)");
         } else if (jerr == 0)
             d->journal_failed = 0;
         /* Acquire pairs with the router's release when it ends reconciling. */
@@ -467,6 +650,8 @@ int desk_deskd_run(const desk_config_t *cfg, const volatile sig_atomic_t *stop_f
                          breaks);
         }
     }
+    for (uint32_t s = 0; s < cfg->nstrategies; s++)
+        close_pidfd(d, s);
     stop(d);
     free(d);
     return 0;

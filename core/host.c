@@ -65,6 +65,33 @@ void desk_host_health(desk_host_t *h, desk_health_t state, const char *reason)
     }
 }
 
+int desk_host_account_report(desk_host_t *h, const desk_account_report_t *r)
+{
+    struct desk_recon_box *b = h->recon;
+
+    if (r == NULL || r->npos > h->nmine || (r->npos > 0 && r->pos == NULL))
+        return -EINVAL;
+    for (uint32_t k = 0; k < r->npos; k++)
+        if (r->pos[k].instrument >= h->ninstr_all ||
+            h->instr[r->pos[k].instrument].connector != h->index)
+            return -EINVAL;
+    /* Acquire pairs with the router's release when it has read the box. */
+    if (atomic_load_explicit(&b->full, memory_order_acquire))
+        return -EBUSY;
+    b->flags = r->flags & (DESK_REPORT_BALANCE | DESK_REPORT_POSITIONS | DESK_REPORT_ORDERS);
+    b->npos = (r->flags & DESK_REPORT_POSITIONS) ? r->npos : 0;
+    b->venue_only_orders = r->venue_only_orders;
+    b->ev_seq = atomic_load_explicit(&h->shm->vevents, memory_order_relaxed);
+    b->venue_ts_ns = r->venue_ts_ns;
+    b->recv_ns = desk_now_ns();
+    b->balance = r->balance;
+    if (b->npos)
+        memcpy(b->pos, r->pos, b->npos * sizeof b->pos[0]);
+    /* Release: the router sees the whole report once it sees full. */
+    atomic_store_explicit(&b->full, 1, memory_order_release);
+    return 0;
+}
+
 void desk_host_log(desk_host_t *h, const char *fmt, ...)
 {
     char buf[512];
@@ -136,7 +163,8 @@ DESK_COLD int desk_host_init(struct desk_host *h, uint16_t index, const desk_con
             h->mine[h->nmine++] = i;
     h->cmd_mem = ring_mem(DESK_HOST_CMD_SLOTS, &h->cmd_len);
     h->ev_mem = ring_mem(DESK_HOST_EVENT_SLOTS, &h->ev_len);
-    if (h->cmd_mem == NULL || h->ev_mem == NULL) {
+    h->recon = calloc(1, sizeof *h->recon);
+    if (h->cmd_mem == NULL || h->ev_mem == NULL || h->recon == NULL) {
         rc = DESK_ERR(-ENOMEM, "connector %s: rings", cc->name);
         goto fail;
     }
@@ -202,7 +230,9 @@ DESK_COLD void desk_host_fini(struct desk_host *h)
     h->dl = NULL;
     free(h->cmd_mem);
     free(h->ev_mem);
+    free(h->recon);
     h->cmd_mem = h->ev_mem = NULL;
+    h->recon = NULL;
 }
 
 /* ---- connector threads --------------------------------------------------- */

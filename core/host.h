@@ -25,6 +25,7 @@
 #include "../ring/spsc.h"
 #include "config.h"
 #include "desk/connector.h"
+#include "recon.h"
 
 #define DESK_HOST_CMD_SLOTS 4096    /* router -> connector ring */
 #define DESK_HOST_EVENT_SLOTS 16384 /* connector -> router ring */
@@ -48,6 +49,7 @@ struct desk_host {
     uint32_t ninstr_all;               /* entries in the instrument table */
     uint32_t nmine;                    /* instruments of this connector */
     uint32_t mine[DESK_SHM_MAX_INSTRUMENTS]; /* their ids */
+    struct desk_recon_box *recon;      /* account reports to the router (owned) */
     uint8_t connected;                 /* connect() succeeded */
 };
 

@@ -137,6 +137,7 @@ static const char *const kind_names[DESK_JREC__COUNT] = {
     [DESK_JREC_FILE] = "file",       [DESK_JREC_SESSION] = "session", [DESK_JREC_NAME] = "name",
     [DESK_JREC_CMD] = "cmd",         [DESK_JREC_REJECT] = "reject",   [DESK_JREC_EVENT] = "event",
     [DESK_JREC_BALANCE] = "balance",
+    [DESK_JREC_BREAK] = "break",
 };
 
 /* See journal.h.  Any thread. */

@@ -120,6 +120,7 @@ typedef enum desk_jrec_kind {
     DESK_JREC_REJECT = 5,  /* a command refused by the router or the guard */
     DESK_JREC_EVENT = 6,   /* a venue event taken by the router */
     DESK_JREC_BALANCE = 7, /* cash/position set from a venue (seed, reconcile) */
+    DESK_JREC_BREAK = 8,   /* a reconciliation break opened, changed or cleared */
     DESK_JREC__COUNT
 } desk_jrec_kind_t;
 
@@ -273,6 +274,23 @@ struct desk_jrec_balance {
     uint64_t pad1_[2];   /* zero */
 };
 
+/* DESK_JREC_BREAK: reconciliation found the venue and the desk disagree
+ * (or agree again), core/recon.h.  Informational: replay skips it. */
+struct desk_jrec_break {
+    uint8_t kind;        /* DESK_JREC_BREAK */
+    uint8_t what;        /* enum desk_break_kind (ring/shm.h) */
+    uint8_t open;        /* 1: opened or changed, 0: cleared */
+    uint8_t pad0_;       /* zero */
+    uint16_t connector;  /* connector index */
+    uint16_t pad1_;      /* zero */
+    uint64_t ts_ns;      /* journal time */
+    uint32_t instrument; /* POSITION: instrument id; else UINT32_MAX */
+    uint32_t pad2_;      /* zero */
+    int64_t desk;        /* the desk's figure: qty or money, 1e-8 (orders: 0) */
+    int64_t venue;       /* the venue's figure (orders: a count, not scaled) */
+    uint64_t pad3_[3];   /* zero */
+};
+
 /* One record: 64 bytes, one ring slot, the payload of one frame. */
 typedef union desk_jrec {
     struct desk_jrec_head head;          /* kind and ts_ns of any record */
@@ -283,6 +301,7 @@ typedef union desk_jrec {
     struct desk_jrec_reject reject;      /* DESK_JREC_REJECT */
     struct desk_jrec_event event;        /* DESK_JREC_EVENT */
     struct desk_jrec_balance balance;    /* DESK_JREC_BALANCE */
+    struct desk_jrec_break brk;          /* DESK_JREC_BREAK */
     unsigned char raw[DESK_JOURNAL_REC]; /* the bytes */
 } desk_jrec_t;
 
@@ -295,6 +314,8 @@ DESK_STATIC_ASSERT(sizeof(struct desk_jrec_cmd) == 64);
 DESK_STATIC_ASSERT(sizeof(struct desk_jrec_reject) == 64);
 DESK_STATIC_ASSERT(sizeof(struct desk_jrec_event) == 64);
 DESK_STATIC_ASSERT(sizeof(struct desk_jrec_balance) == 64);
+DESK_STATIC_ASSERT(sizeof(struct desk_jrec_break) == 64);
+DESK_STATIC_ASSERT(offsetof(struct desk_jrec_break, ts_ns) == 8);
 DESK_STATIC_ASSERT(offsetof(struct desk_jrec_file, ts_ns) == 8);
 DESK_STATIC_ASSERT(offsetof(struct desk_jrec_session, ts_ns) == 8);
 DESK_STATIC_ASSERT(offsetof(struct desk_jrec_name, ts_ns) == 8);

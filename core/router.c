@@ -77,6 +77,12 @@ DESK_COLD int desk_router_init(desk_router_t *r, const desk_config_t *cfg,
         r->conn[c].venue_type = cfg->connectors[c].venue_type;
     }
     r->next_venue_cl = desk_wall_ns() / 1000;
+    rc = desk_recon_init(&r->recon, desk_shm_recon(main), cfg->recon_cash_tolerance,
+                         cfg->recon_bp_tolerance_bps);
+    if (rc < 0) {
+        desk_router_fini(r);
+        return DESK_ERR(rc, "reconciliation state");
+    }
     return 0;
 }
 
@@ -85,6 +91,7 @@ DESK_COLD void desk_router_fini(desk_router_t *r)
     desk_orders_fini(&r->orders);
     free(r->limits);
     r->limits = NULL;
+    desk_recon_fini(&r->recon);
 }
 
 DESK_COLD int desk_router_attach_strategy(desk_router_t *r, uint32_t i, struct desk_strat_hdr *seg)
@@ -120,6 +127,12 @@ DESK_COLD int desk_router_attach_connector(desk_router_t *r, uint32_t i, void *c
         return rc;
     r->conn[i].attached = 1;
     return 0;
+}
+
+DESK_COLD void desk_router_attach_recon(desk_router_t *r, uint32_t i, struct desk_recon_box *box)
+{
+    if (i < r->nconn)
+        r->conn[i].box = box;
 }
 
 static inline void jpush(desk_router_t *r, const desk_jrec_t *rec);
@@ -762,6 +775,7 @@ static int drain_connector(desk_router_t *r, uint32_t c, uint64_t now)
     }
     if (done)
         desk_spsc_release(&cn->evq, done);
+    cn->ev_taken += done;
     return (int)done;
 }
 
@@ -835,6 +849,44 @@ static void cancel_all(desk_router_t *r, uint32_t s, uint64_t now)
     }
 }
 
+/*
+ * Compare connector c's waiting account report, if any, once every event
+ * the connector emitted before it has been taken (so the desk's side holds
+ * all the connector knew), and journal what changed.  Cold: status tick.
+ */
+static DESK_COLD void reconcile(desk_router_t *r, uint32_t c, uint64_t now_ns)
+{
+    desk_router_conn_t *cn = &r->conn[c];
+    struct desk_recon_box *b = cn->box;
+
+    /* Acquire pairs with the connector's release of the full report. */
+    if (!atomic_load_explicit(&b->full, memory_order_acquire) || cn->ev_taken < b->ev_seq)
+        return;
+    if (r->journal && !desk_journal_room(r->journal, DESK_ROUTER_RECON_DIFFS))
+        return; /* the journal is behind: compare on a later tick */
+    uint32_t n = desk_recon_compare(&r->recon, c, b, &r->uta, r->instr, r->ninstr, now_ns,
+                                    r->recon_diff, DESK_ROUTER_RECON_DIFFS);
+    for (uint32_t k = 0; k < n && k < DESK_ROUTER_RECON_DIFFS; k++) {
+        const desk_recon_diff_t *d = &r->recon_diff[k];
+        desk_jrec_t rec;
+        memset(&rec, 0, sizeof rec);
+        rec.brk.kind = DESK_JREC_BREAK;
+        rec.brk.what = d->kind;
+        rec.brk.open = d->open;
+        rec.brk.connector = d->connector;
+        rec.brk.instrument = d->instrument;
+        rec.brk.desk = d->desk;
+        rec.brk.venue = d->venue;
+        jpush(r, &rec);
+    }
+    if ((b->flags & DESK_REPORT_BALANCE) && r->uta.venue[c].venue_bp != b->balance.buying_power) {
+        r->uta.venue[c].venue_bp = b->balance.buying_power;
+        r->uta_dirty = 1;
+    }
+    /* Release: the connector may refill the box once it sees it empty. */
+    atomic_store_explicit(&b->full, 0, memory_order_release);
+}
+
 void desk_router_publish(desk_router_t *r, uint64_t now_ns)
 {
     refresh_marks(r);
@@ -859,6 +911,10 @@ void desk_router_publish(desk_router_t *r, uint64_t now_ns)
         set_gauge(&r->conn[c].shm->event_ring_depth, desk_spsc_depth(r->conn[c].evq.hdr));
     }
     publish_orders(r);
+    for (uint32_t c = 0; c < r->nconn; c++)
+        if (r->conn[c].attached && r->conn[c].box)
+            reconcile(r, c, now_ns);
+    desk_recon_publish(&r->recon);
     /* Reconciliation ends when every order recovered in flight has had its
      * venue's answer.  Relaxed: the flag only gates NEW in this thread. */
     if (atomic_load_explicit(&r->reconciling, memory_order_relaxed)) {

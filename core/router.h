@@ -20,7 +20,8 @@
  *      live one that does not poll stalls its connectors: back-pressure);
  *   3. publish the UTA snapshot when it changed, refresh marks, ring depths
  *      and the open-order snapshot every status interval, handle
- *      cancel-all requests; heartbeat;
+ *      cancel-all requests, compare waiting venue account reports
+ *      (reconciliation, core/recon.h); heartbeat;
  *   4. idle strategy when nothing was done.
  * The loop allocates nothing, takes no lock and makes no syscall, except the
  * idle strategy's sched_yield/nanosleep when there is no work (DESK_IDLE_SPIN
@@ -52,6 +53,7 @@
 #include "guard.h"
 #include "journal.h"
 #include "order.h"
+#include "recon.h"
 #include "uta.h"
 
 #define DESK_ROUTER_BATCH 64 /* messages taken from one ring per turn */
@@ -80,9 +82,15 @@ typedef struct desk_router_conn {
                                        committed: waiting for the journal */
     uint64_t held_seq;              /* journal seq that must be durable before
                                        the held commands are committed */
+    uint64_t ev_taken;              /* events taken from evq, ever */
+    struct desk_recon_box *box;     /* account reports (borrowed), NULL: none */
     uint8_t venue_type;             /* desk_venue_type_t */
     uint8_t attached;               /* rings are set up */
 } desk_router_conn_t;
+
+/* Breaks one comparison can return: a position per instrument (opening or
+ * clearing), cash, buying power, orders. */
+#define DESK_ROUTER_RECON_DIFFS (DESK_SHM_MAX_INSTRUMENTS + 3)
 
 typedef struct desk_router {
     const desk_config_t *cfg;             /* borrowed */
@@ -120,6 +128,8 @@ typedef struct desk_router {
     _Atomic uint32_t reconciling;         /* 1: recovered orders are being settled
                                              with the venues; NEW is refused with
                                              DESK_REJ_RECONCILING.  W: control */
+    desk_recon_t recon;                   /* reconciliation with venue reports */
+    desk_recon_diff_t recon_diff[DESK_ROUTER_RECON_DIFFS]; /* one comparison's breaks */
     _Atomic uint32_t stop;                /* 1: leave the loop; W: any thread */
 } desk_router_t;
 
@@ -142,6 +152,13 @@ int desk_router_attach_strategy(desk_router_t *r, uint32_t i, struct desk_strat_
  * desk_spsc_init; borrowed).  Cold. */
 int desk_router_attach_connector(desk_router_t *r, uint32_t i, void *cmd_ring, size_t cmd_len,
                                  void *ev_ring, size_t ev_len);
+
+/* Take connector i's account reports from `box` (host.h; borrowed).  On its
+ * status tick the router compares a waiting report with the UTA once every
+ * event emitted before it has been taken, journals each break that opens or
+ * clears (DESK_JREC_BREAK), publishes the reconciliation block and keeps the
+ * venue's buying power (core/recon.h).  Cold. */
+void desk_router_attach_recon(desk_router_t *r, uint32_t i, struct desk_recon_box *box);
 
 /* Set connector i's cash and the venue's buying power in the UTA, and a
  * starting position (from the venue at connect).  Before the router runs. */

@@ -94,6 +94,7 @@ uint32_t desk_shm_layout_hash(void)
     HASH_OFF(struct desk_main_hdr, off_strategies);
     HASH_OFF(struct desk_main_hdr, off_stats);
     HASH_OFF(struct desk_main_hdr, off_orders);
+    HASH_OFF(struct desk_main_hdr, off_recon);
     HASH_OFF(struct desk_main_hdr, heartbeat_ns);
     HASH_OFF(struct desk_main_hdr, run_state);
     HASH_OFF(struct desk_main_hdr, kill);
@@ -233,6 +234,30 @@ uint32_t desk_shm_layout_hash(void)
     HASH_OFF(struct desk_orders_shm, total);
     HASH_OFF(struct desk_orders_shm, n);
     HASH_OFF(struct desk_orders_shm, o);
+    HASH_SIZE(struct desk_break);
+    HASH_OFF(struct desk_break, kind);
+    HASH_OFF(struct desk_break, connector);
+    HASH_OFF(struct desk_break, instrument);
+    HASH_OFF(struct desk_break, desk);
+    HASH_OFF(struct desk_break, venue);
+    HASH_OFF(struct desk_break, since_ns);
+    HASH_SIZE(struct desk_break_event);
+    HASH_OFF(struct desk_break_event, seq);
+    HASH_OFF(struct desk_break_event, open);
+    HASH_OFF(struct desk_break_event, instrument);
+    HASH_OFF(struct desk_break_event, venue);
+    HASH_SIZE(struct desk_recon_row);
+    HASH_OFF(struct desk_recon_row, last_ns);
+    HASH_OFF(struct desk_recon_row, breaks);
+    HASH_OFF(struct desk_recon_row, venue_bp);
+    HASH_OFF(struct desk_recon_row, venue_orders);
+    HASH_SIZE(struct desk_recon_shm);
+    HASH_OFF(struct desk_recon_shm, lock);
+    HASH_OFF(struct desk_recon_shm, d);
+    HASH_OFF(struct desk_recon_data, tseq);
+    HASH_OFF(struct desk_recon_data, conn);
+    HASH_OFF(struct desk_recon_data, open);
+    HASH_OFF(struct desk_recon_data, log);
 
     /* Strategy segment header and its rings. */
     HASH_SIZE(struct desk_strat_hdr);
@@ -358,7 +383,8 @@ DESK_COLD int desk_shm_strat_name(char *buf, size_t cap, const char *desk, const
 
 /*
  * Regions in this order, each on a 128-byte boundary: header, instruments,
- * quotes, UTA, connectors, strategies, stats, open orders.  Fills the counts,
+ * quotes, UTA, connectors, strategies, stats, open orders, reconciliation.
+ * Fills the counts,
  * the offsets and total_size of hdr; touches nothing else.  Pure.
  */
 DESK_COLD void desk_shm_main_layout(struct desk_main_hdr *hdr, uint32_t ninstruments,
@@ -383,6 +409,8 @@ DESK_COLD void desk_shm_main_layout(struct desk_main_hdr *hdr, uint32_t ninstrum
     off = shm_align(off + sizeof(struct desk_stats_shm));
     hdr->off_orders = off;
     off = shm_align(off + sizeof(struct desk_orders_shm));
+    hdr->off_recon = off;
+    off = shm_align(off + sizeof(struct desk_recon_shm));
     hdr->total_size = off;
 }
 
@@ -562,6 +590,7 @@ static int shm_main_check(const struct desk_main_hdr *h, size_t size, const char
     SHM_CHECK_OFF(off_strategies)
     SHM_CHECK_OFF(off_stats)
     SHM_CHECK_OFF(off_orders)
+    SHM_CHECK_OFF(off_recon)
 #undef SHM_CHECK_OFF
     return 0;
 }

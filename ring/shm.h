@@ -7,7 +7,9 @@
  * instrument), the UTA snapshot (seqlock), one block per connector (health,
  * counters, dispatch histogram), one block per strategy (liveness and
  * counters), desk-wide stats (counters, rejects by reason, per-stage latency
- * histograms), and a seqlocked snapshot of open orders.
+ * histograms), a seqlocked snapshot of open orders, and the reconciliation
+ * block (each connector's last venue report, open breaks, recent break
+ * transitions; seqlock).
  *
  * Strategy segment /dev/shm/desk.<desk>.<strategy>, one per [[strategy]]:
  * created by deskd with the owner and mode desk.toml gives; it holds the
@@ -40,6 +42,8 @@
 #define DESK_SHM_MAX_STRATEGIES 32
 #define DESK_SHM_OPEN_ORDERS 1024 /* open orders shown by desk status */
 #define DESK_SHM_REJECT_SLOTS 32  /* >= DESK_REJ__COUNT */
+#define DESK_SHM_BREAKS 64        /* open reconciliation breaks shown by desk status */
+#define DESK_SHM_BREAK_LOG 64     /* break transitions kept for the control thread's log */
 
 DESK_STATIC_ASSERT(DESK_REJ__COUNT <= DESK_SHM_REJECT_SLOTS);
 
@@ -82,6 +86,7 @@ struct desk_main_hdr {
     uint64_t off_strategies;   /* struct desk_strat_shm[nstrategies] */
     uint64_t off_stats;        /* struct desk_stats_shm */
     uint64_t off_orders;       /* struct desk_orders_shm */
+    uint64_t off_recon;        /* struct desk_recon_shm */
     _Alignas(DESK_FALSE_SHARING) _Atomic uint64_t heartbeat_ns; /* W: router, each loop turn */
     _Atomic uint32_t run_state; /* enum desk_run_state; W: main thread */
     _Atomic uint32_t kill;      /* desk_kill_t; W: control thread */
@@ -230,6 +235,65 @@ struct desk_orders_shm {
     _Alignas(DESK_FALSE_SHARING) struct desk_open_order o[DESK_SHM_OPEN_ORDERS];
 };
 
+/* What a reconciliation break is about (core/recon.h). */
+enum desk_break_kind {
+    DESK_BREAK_POSITION = 1,     /* venue qty != desk qty for an instrument */
+    DESK_BREAK_CASH = 2,         /* venue cash != desk cash beyond the tolerance */
+    DESK_BREAK_BUYING_POWER = 3, /* desk buying power above the venue's */
+    DESK_BREAK_ORDERS = 4,       /* open orders at the venue that no desk order maps to */
+};
+
+/* One open break. */
+struct desk_break {
+    uint8_t kind;        /* enum desk_break_kind */
+    uint8_t pad0_;
+    uint16_t connector;  /* connector index */
+    uint32_t instrument; /* POSITION: instrument id; else UINT32_MAX */
+    int64_t desk;        /* the desk's figure: qty or money (orders: 0), 1e-8 */
+    int64_t venue;       /* the venue's figure (orders: their count, not scaled) */
+    uint64_t since_ns;   /* desk_now_ns() when it opened */
+};
+
+/* One break opening, changing or clearing, for the log. */
+struct desk_break_event {
+    uint64_t seq;        /* 1, 2, ... (the control thread logs seq > its last) */
+    uint8_t kind;        /* enum desk_break_kind */
+    uint8_t open;        /* 1: opened or changed, 0: cleared */
+    uint16_t connector;  /* connector index */
+    uint32_t instrument; /* as in struct desk_break */
+    int64_t desk;        /* the desk's figure */
+    int64_t venue;       /* the venue's figure */
+};
+
+/* One connector's reconciliation status. */
+struct desk_recon_row {
+    uint64_t reports;       /* venue account reports compared */
+    uint64_t last_ns;       /* desk_now_ns() of the last comparison, 0: none yet */
+    uint32_t flags;         /* DESK_REPORT_* of the last report */
+    uint32_t breaks;        /* open breaks of this connector */
+    int64_t venue_cash;     /* last reported cash (DESK_REPORT_BALANCE) */
+    int64_t venue_bp;       /* last reported buying power */
+    uint32_t venue_orders;  /* last reported venue-only open orders */
+    uint32_t pad_;
+};
+
+/* The reconciliation block of the main segment (W: router). */
+struct desk_recon_data {
+    uint64_t nbreaks;       /* entries used in open[] */
+    uint64_t dropped;       /* breaks that did not fit open[] (still journaled and logged) */
+    uint64_t tseq;          /* transitions ever; log[] holds the last DESK_SHM_BREAK_LOG */
+    uint64_t pad_[5];
+    struct desk_recon_row conn[DESK_SHM_MAX_CONNECTORS];
+    struct desk_break open[DESK_SHM_BREAKS];
+    struct desk_break_event log[DESK_SHM_BREAK_LOG]; /* transition seq s at [(s-1) % N] */
+};
+
+struct desk_recon_shm {
+    desk_seqlock_t lock;    /* W: router */
+    uint64_t pad_[15];
+    _Alignas(DESK_FALSE_SHARING) struct desk_recon_data d;
+};
+
 /* Strategy segment header. */
 struct desk_strat_hdr {
     uint64_t magic;             /* DESK_STRAT_MAGIC */
@@ -255,6 +319,9 @@ DESK_STATIC_ASSERT(sizeof(struct desk_quote_slot) == 128);
 DESK_STATIC_ASSERT(sizeof(struct desk_uta_venue) == 64);
 DESK_STATIC_ASSERT(sizeof(struct desk_uta_pos) == 64);
 DESK_STATIC_ASSERT(sizeof(struct desk_open_order) == 64);
+DESK_STATIC_ASSERT(sizeof(struct desk_break) == 32);
+DESK_STATIC_ASSERT(sizeof(struct desk_break_event) == 32);
+DESK_STATIC_ASSERT(sizeof(struct desk_recon_row) == 48);
 DESK_STATIC_ASSERT(offsetof(struct desk_main_hdr, heartbeat_ns) % DESK_FALSE_SHARING == 0);
 DESK_STATIC_ASSERT(offsetof(struct desk_conn_shm, routed) -
                        offsetof(struct desk_conn_shm, hlock) >= DESK_FALSE_SHARING);
@@ -306,6 +373,10 @@ static inline struct desk_stats_shm *desk_shm_stats(struct desk_main_hdr *h)
 static inline struct desk_orders_shm *desk_shm_orders(struct desk_main_hdr *h)
 {
     return (struct desk_orders_shm *)(void *)((char *)h + h->off_orders);
+}
+static inline struct desk_recon_shm *desk_shm_recon(struct desk_main_hdr *h)
+{
+    return (struct desk_recon_shm *)(void *)((char *)h + h->off_recon);
 }
 
 /* Bytes of the UTA snapshot prefix that is copied for these counts. */

@@ -24,7 +24,7 @@
  *   --clordid N   commands and rejects with ClOrdID N (or naming it as the
  *                 original), and everything about the orders they created:
  *                 cancels, replaces and venue events;
- *   --kind K      file, session, name, cmd, reject, event, balance (a comma
+ *   --kind K      file, session, name, cmd, reject, event, balance, break (a comma
  *                 list);
  *   --since T     stamped at or after T: 2026-11-21T05:50:00[.123][Z],
  *                 05:50[:00] (on the journal's own day), or @EPOCH_SECONDS.
@@ -41,6 +41,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/journal.h"
+#include "core/recon.h"
 #include "desk/fixed.h"
 
 #define NAME_SLOTS 256 /* names kept per table (strategy index is a u8) */
@@ -484,6 +485,21 @@ static void print_rec(struct jc *c, const desk_jrec_t *r, uint64_t off, int stra
             put_fixed(&l, "venue_bp", r->balance.venue_bp);
         }
         break;
+    case DESK_JREC_BREAK:
+        put_enum(&l, "what", desk_break_kind_name(r->brk.what));
+        put_enum(&l, "state", r->brk.open ? "open" : "cleared");
+        put_named(&l, "connector", "connector_index", r->brk.connector,
+                  nm(c->conn_name, r->brk.connector));
+        if (r->brk.what == DESK_BREAK_POSITION)
+            put_named(&l, "symbol", "instrument", r->brk.instrument,
+                      nm(c->instr_name, r->brk.instrument));
+        if (r->brk.what == DESK_BREAK_ORDERS) {
+            put_u64(&l, "venue_only_orders", (uint64_t)r->brk.venue);
+        } else {
+            put_fixed(&l, "desk", r->brk.desk);
+            put_fixed(&l, "venue", r->brk.venue);
+        }
+        break;
     default:
         put_u64(&l, "kind_code", kind);
         break;
@@ -570,7 +586,8 @@ static void jc_usage(FILE *f)
                "  -j, --json          one JSON object per line\n"
                "  -s, --strategy S    only strategy S (name or index)\n"
                "  -c, --clordid N     only ClOrdID N and the order it names\n"
-               "  -k, --kind K        file, session, name, cmd, reject, event, balance\n"
+               "  -k, --kind K        file, session, name, cmd, reject, event, balance,\n"
+               "                      break\n"
                "      --since T       2026-11-21T05:50:00Z, 05:50[:00] or @EPOCH_SECONDS\n");
 }
 

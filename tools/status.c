@@ -30,6 +30,7 @@
 #include "core/err.h"
 #include "core/fixed.h"
 #include "core/hist.h"
+#include "core/recon.h"
 #include "ring/seqlock.h"
 
 #define ST_STALE_NS UINT64_C(2000000000) /* router heartbeat older than this: STALE */
@@ -217,6 +218,8 @@ struct st_snap {
     struct desk_orders_shm orders;     /* seqlocked copy of the open-order list */
     int have_orders;                   /* 1 once published */
     struct st_lat stage[DESK_STAGE__COUNT]; /* desk-wide latency */
+    struct desk_recon_data recon;      /* seqlocked copy of the reconciliation block */
+    int have_recon;                    /* 1 once published */
 };
 
 static void st_lat_read(struct st_lat *l, const desk_hist_t *h)
@@ -245,7 +248,8 @@ static int st_check(const struct desk_main_hdr *h)
         !ST_FITS(h->off_connectors, (uint64_t)h->nconnectors * sizeof(struct desk_conn_shm)) ||
         !ST_FITS(h->off_strategies, (uint64_t)h->nstrategies * sizeof(struct desk_strat_shm)) ||
         !ST_FITS(h->off_stats, sizeof(struct desk_stats_shm)) ||
-        !ST_FITS(h->off_orders, sizeof(struct desk_orders_shm)))
+        !ST_FITS(h->off_orders, sizeof(struct desk_orders_shm)) ||
+        !ST_FITS(h->off_recon, sizeof(struct desk_recon_shm)))
         return DESK_ERR(-EPROTO, "segment offsets do not fit its %" PRIu64 " bytes", end);
 #undef ST_FITS
     return 0;
@@ -306,6 +310,11 @@ static int st_snap_take(struct st_snap *s, const struct desk_main_hdr *h, uint64
     const struct desk_stats_shm *stats = desk_shm_stats(s->hw);
     for (unsigned i = 0; i < DESK_STAGE__COUNT; i++)
         st_lat_read(&s->stage[i], &stats->stage[i]);
+    const struct desk_recon_shm *rb = desk_shm_recon(s->hw);
+    uint64_t rseq = st_seq_read(&rb->lock, &s->recon, &rb->d, sizeof s->recon);
+    s->have_recon = rseq != 0 && rseq != UINT64_MAX;
+    if (s->recon.nbreaks > DESK_SHM_BREAKS)
+        s->recon.nbreaks = DESK_SHM_BREAKS;
     return 0;
 }
 
@@ -506,6 +515,81 @@ static void st_text_lat_row(struct st_tab *t, struct st_fx *r, const char *name,
     st_tab_set(t, row, 6, "%s", st_dur(r, l->mean));
 }
 
+/* "positions+balance+orders": what a connector's reports carry. */
+static const char *st_recon_checks(uint32_t flags, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s%s%s%s", (flags & DESK_REPORT_POSITIONS) ? "positions" : "",
+             (flags & DESK_REPORT_POSITIONS) && (flags & ~DESK_REPORT_POSITIONS & 7u) ? "+" : "",
+             (flags & DESK_REPORT_BALANCE) ? ((flags & DESK_REPORT_ORDERS) ? "balance+" : "balance")
+                                           : "",
+             (flags & DESK_REPORT_ORDERS) ? "orders" : "");
+    return buf[0] ? buf : "-";
+}
+
+/* A break's figures as text: quantities and money in full, orders as a count. */
+static void st_break_figs(struct st_fx *r, const struct desk_break *b, const char **dv,
+                          const char **vv, char *nb, size_t cap)
+{
+    if (b->kind == DESK_BREAK_ORDERS) {
+        snprintf(nb, cap, "%lld open", (long long)b->venue);
+        *dv = "0";
+        *vv = nb;
+        return;
+    }
+    unsigned frac = b->kind == DESK_BREAK_POSITION ? 0 : 2;
+    *dv = st_fx(r, b->desk, frac);
+    *vv = st_fx(r, b->venue, frac);
+}
+
+static void st_text_recon(FILE *f, const struct st_snap *s, struct st_fx *r)
+{
+    struct st_tab t;
+    char ck[40];
+
+    if (!s->have_recon) {
+        fprintf(f, "\nRECONCILIATION   no venue report yet\n");
+        return;
+    }
+    fprintf(f, "\nRECONCILIATION   %llu open break(s)%s\n", (unsigned long long)s->recon.nbreaks,
+            s->recon.dropped ? " (more than the table holds: see desk journal)" : "");
+    static const char *const rh[] = {"  connector", "reports", "last", "checks", "breaks"};
+    st_tab_init(&t, 0x12u, rh, 5);
+    for (uint32_t i = 0; i < s->nconn; i++) {
+        const struct desk_recon_row *w = &s->recon.conn[i];
+        int row = st_tab_row(&t);
+        st_tab_set(&t, row, 0, "%s", s->conn_name[i]);
+        st_tab_set(&t, row, 1, "%" PRIu64, w->reports);
+        if (w->reports)
+            st_tab_set(&t, row, 2, "%s ago", st_dur(r, st_age(s->now, w->last_ns)));
+        else
+            st_tab_set(&t, row, 2, "never");
+        st_tab_set(&t, row, 3, "%s", w->reports ? st_recon_checks(w->flags, ck, sizeof ck) : "-");
+        st_tab_set(&t, row, 4, "%u", w->breaks);
+    }
+    st_tab_print(f, &t);
+    st_tab_fini(&t);
+    if (s->recon.nbreaks == 0)
+        return;
+    static const char *const bh[] = {"  BREAKS", "connector", "symbol", "desk", "venue", "since"};
+    st_tab_init(&t, 0x38u, bh, 6);
+    for (uint64_t k = 0; k < s->recon.nbreaks; k++) {
+        const struct desk_break *b = &s->recon.open[k];
+        const char *dv, *vv;
+        char nb[32];
+        int row = st_tab_row(&t);
+        st_break_figs(r, b, &dv, &vv, nb, sizeof nb);
+        st_tab_set(&t, row, 0, "%s", desk_break_kind_name(b->kind));
+        st_tab_set(&t, row, 1, "%s", b->connector < s->nconn ? s->conn_name[b->connector] : "?");
+        st_tab_set(&t, row, 2, "%s",
+                   b->kind == DESK_BREAK_POSITION ? st_inst_symbol(s, b->instrument) : "-");
+        st_tab_set(&t, row, 3, "%s", dv);
+        st_tab_set(&t, row, 4, "%s", vv);
+        st_tab_set(&t, row, 5, "%s ago", st_dur(r, st_age(s->now, b->since_ns)));
+    }
+    st_tab_print(f, &t);
+    st_tab_fini(&t);
+}
+
 static void st_text(FILE *f, const struct st_snap *s)
 {
     struct st_fx rb = {.next = 0};
@@ -655,6 +739,8 @@ static void st_text(FILE *f, const struct st_snap *s)
             fprintf(f, "  no positions\n");
         st_tab_fini(&t);
     }
+
+    st_text_recon(f, s, r);
 
     /* Strategies. */
     const struct desk_strat_shm *st = desk_shm_strats(s->hw);
@@ -1023,6 +1109,56 @@ static void st_json(FILE *f, const struct st_snap *s)
             st_jfx(j, "px", o->px);
             st_jfx(j, "cum_qty", o->cum_qty);
             st_jfx(j, "leaves_qty", o->leaves_qty);
+            st_jclose(j, '}');
+        }
+        st_jclose(j, ']');
+        st_jclose(j, '}');
+    }
+
+    if (!s->have_recon) {
+        st_jnull(j, "reconciliation");
+    } else {
+        st_jopen(j, "reconciliation", '{');
+        st_ju64(j, "open_breaks", s->recon.nbreaks);
+        st_ju64(j, "dropped", s->recon.dropped);
+        st_jopen(j, "connectors", '[');
+        for (uint32_t i = 0; i < s->nconn; i++) {
+            const struct desk_recon_row *w = &s->recon.conn[i];
+            st_jopen(j, NULL, '{');
+            st_jstr(j, "name", s->conn_name[i]);
+            st_ju64(j, "reports", w->reports);
+            if (w->reports)
+                st_ju64(j, "age_ns", st_age(s->now, w->last_ns));
+            else
+                st_jnull(j, "age_ns");
+            st_jbool(j, "positions", (w->flags & DESK_REPORT_POSITIONS) != 0);
+            st_jbool(j, "balance", (w->flags & DESK_REPORT_BALANCE) != 0);
+            st_jbool(j, "orders", (w->flags & DESK_REPORT_ORDERS) != 0);
+            if (w->flags & DESK_REPORT_BALANCE) {
+                st_jfx(j, "venue_cash", w->venue_cash);
+                st_jfx(j, "venue_buying_power", w->venue_bp);
+            }
+            if (w->flags & DESK_REPORT_ORDERS)
+                st_ju64(j, "venue_only_orders", w->venue_orders);
+            st_ju64(j, "breaks", w->breaks);
+            st_jclose(j, '}');
+        }
+        st_jclose(j, ']');
+        st_jopen(j, "breaks", '[');
+        for (uint64_t k = 0; k < s->recon.nbreaks; k++) {
+            const struct desk_break *b = &s->recon.open[k];
+            st_jopen(j, NULL, '{');
+            st_jstr(j, "what", desk_break_kind_name(b->kind));
+            st_jstr(j, "connector", b->connector < s->nconn ? s->conn_name[b->connector] : "?");
+            if (b->kind == DESK_BREAK_POSITION)
+                st_jstr(j, "symbol", st_inst_symbol(s, b->instrument));
+            if (b->kind == DESK_BREAK_ORDERS) {
+                st_ju64(j, "venue_only_orders", (uint64_t)b->venue);
+            } else {
+                st_jfx(j, "desk", b->desk);
+                st_jfx(j, "venue", b->venue);
+            }
+            st_ju64(j, "age_ns", st_age(s->now, b->since_ns));
             st_jclose(j, '}');
         }
         st_jclose(j, ']');

@@ -47,6 +47,7 @@ struct paper_opts {
     int loop;                    /* restart at the end of data */
     int allow_short;             /* sells need no inventory */
     uint32_t max_orders;         /* engine pool size */
+    uint64_t report_ns;          /* reconcile_interval_ms, in ns (0: once) */
 };
 
 struct paper {
@@ -71,6 +72,8 @@ struct paper {
     uint32_t pq_head;         /* oldest entry */
     uint32_t pq_n;            /* entries */
     uint64_t pq_overflow;     /* events that found the pending queue full (a bug) */
+    uint64_t report_at_ns;    /* next account report (0: right away) */
+    int reported;             /* an account report went out since connect */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -141,6 +144,7 @@ static DESK_COLD int parse_opts(const desk_connector_cfg_t *cfg, struct paper_op
     memset(o, 0, sizeof *o);
     o->speed = DESK_SCALE;
     o->max_orders = 65536;
+    o->report_ns = 5000000000ull;
     for (uint32_t i = 0; i < cfg->nopts; i++) {
         const desk_opt_t *opt = &cfg->opts[i];
         const char *k = opt->key, *v = opt->value ? opt->value : "";
@@ -181,6 +185,11 @@ static DESK_COLD int parse_opts(const desk_connector_cfg_t *cfg, struct paper_op
             rc = parse_bool(v, &o->loop);
         } else if (strcmp(k, "allow_short") == 0) {
             rc = parse_bool(v, &o->allow_short);
+        } else if (strcmp(k, "reconcile_interval_ms") == 0) {
+            rc = desk_fixed_parse_cstr(v, &x);
+            if (rc == 0 && (x % DESK_SCALE != 0 || x < 0 || x > INT64_C(86400000) * DESK_SCALE))
+                rc = -EINVAL;
+            o->report_ns = (uint64_t)(x / DESK_SCALE) * 1000000ull;
         } else if (strcmp(k, "max_orders") == 0) {
             rc = desk_fixed_parse_cstr(v, &x);
             if (rc == 0 &&
@@ -308,6 +317,8 @@ static DESK_COLD int paper_connect(void *self)
 
     p->connected = 1;
     p->started = 0;
+    p->reported = 0;
+    p->report_at_ns = 0;
     if (p->o.speed == 0)
         snprintf(speed, sizeof speed, "max");
     else if (desk_fixed_format(p->o.speed, 0, speed + 1, sizeof speed - 1) >= 0)
@@ -349,6 +360,31 @@ static void end_of_data(struct paper *p, uint64_t now)
     } else {
         p->ended = 1;
         desk_host_health(p->host, DESK_UP, "end of data");
+    }
+}
+
+/*
+ * Report the engine's account for reconciliation: only when no event waits
+ * in the pending queue, so the report matches what deskd has been told.
+ * The paper venue is exact, so any break it shows is deskd's own error.
+ */
+static void report_account(struct paper *p, uint64_t now)
+{
+    desk_position_t pos;
+    desk_account_report_t r = {.flags = DESK_REPORT_BALANCE | DESK_REPORT_POSITIONS};
+
+    if (p->pq_n > 0 || now < p->report_at_ns || (p->reported && p->o.report_ns == 0))
+        return;
+    desk_paper_engine_position(p->eng, &pos);
+    desk_paper_engine_balance(p->eng, &r.balance);
+    pos.instrument = p->instrument;
+    r.npos = pos.qty != 0;
+    r.pos = &pos;
+    if (desk_host_account_report(p->host, &r) == 0) {
+        p->reported = 1;
+        p->report_at_ns = now + p->o.report_ns;
+    } else {
+        p->report_at_ns = now + 100000000ull; /* deskd has not taken the last one */
     }
 }
 
@@ -406,6 +442,7 @@ static int paper_poll(void *self, uint64_t now)
         }
         work++;
     }
+    report_account(p, now);
     return work;
 }
 

@@ -17,6 +17,10 @@
  *   loop          true/false (default false): at the end of data start over.
  *   allow_short   true/false (default false): sells need no inventory.
  *   max_orders    open orders at once (default 65536).
+ *   reconcile_interval_ms  how often the engine's account (position, cash,
+ *                 buying power) is reported to deskd for reconciliation
+ *                 (desk_host_account_report), default 5000; 0: only once,
+ *                 after connect.
  * Any other key makes create() fail with -EINVAL naming it.
  *
  * Behaviour.  One instrument per paper connector: the data's symbol must be

@@ -166,6 +166,38 @@ int desk_host_quote(desk_host_t *h, uint32_t instrument, const desk_quote_t *q);
  */
 void desk_host_health(desk_host_t *h, desk_health_t state, const char *reason);
 
+/* What a desk_account_report carries (desk_account_report.flags). */
+#define DESK_REPORT_BALANCE 0x1u   /* balance: the venue's cash and buying power */
+#define DESK_REPORT_POSITIONS 0x2u /* pos[]: every position the venue holds in this
+                                      connector's instruments; one not listed is flat */
+#define DESK_REPORT_ORDERS 0x4u    /* venue_only_orders: open orders at the venue that
+                                      the connector cannot map to a desk order */
+
+/* The venue's own view of the account, for reconciliation. */
+typedef struct desk_account_report {
+    uint32_t flags;                /* DESK_REPORT_*: which parts below are the venue's */
+    uint32_t npos;                 /* entries in pos[] (<= this connector's instruments) */
+    desk_balance_t balance;        /* DESK_REPORT_BALANCE: cash and buying power, 1e-8 */
+    const desk_position_t *pos;    /* DESK_REPORT_POSITIONS: [npos], borrowed for the call */
+    uint32_t venue_only_orders;    /* DESK_REPORT_ORDERS: their count */
+    uint32_t pad_;                 /* zero */
+    uint64_t venue_ts_ns;          /* the venue's time of the snapshot, ns since the
+                                      Unix epoch; 0 if it does not say */
+} desk_account_report_t;
+
+/*
+ * Report the venue's own account (reconciliation): at start once the venue
+ * has answered, after every reconnect, and periodically (each connector's
+ * `reconcile_interval_ms`).  deskd compares it with the UTA once every event
+ * emitted before this call has been applied, and reports each difference
+ * that two reports in a row agree on as a break (desk status, journal, log;
+ * core/recon.h).  The report is copied.  Returns 0, -EBUSY if deskd has not
+ * taken the previous report yet (nothing copied: report again later), or
+ * -EINVAL (npos too large, pos NULL with npos > 0, or an instrument that is
+ * not this connector's).  Connector thread only; no allocation, no syscall.
+ */
+int desk_host_account_report(desk_host_t *h, const desk_account_report_t *r);
+
 /* Log a line to deskd's log, prefixed with the connector's name.  Cold. */
 void desk_host_log(desk_host_t *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

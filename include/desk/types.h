@@ -24,7 +24,7 @@ extern "C" {
 #endif
 
 #define DESK_SCALE INT64_C(100000000) /* fixed point: 1 unit = 1e-8 */
-#define DESK_ABI_VERSION 1u           /* bump on any change to shared layout */
+#define DESK_ABI_VERSION 2u           /* bump on any change to shared layout */
 #define DESK_SYMBOL_MAX 16            /* bytes incl. NUL: "BTCUSDT", "AMZN" */
 #define DESK_NAME_MAX 32              /* bytes incl. NUL: desk, strategy, connector */
 

@@ -7,7 +7,10 @@
  * --json` and checks that deskd's books agree exactly with the strategy's
  * own accounting: position, cash change, fees, fills.  Then exercises the
  * kill switch through `desk halt` / `desk resume`, stops deskd with SIGTERM
- * and checks that it exits cleanly and removes its segments.  Skips (77)
+ * and checks that it exits cleanly and removes its segments.  The paper
+ * venue's account reports agree with deskd throughout; after a restart on
+ * the same journal (the in-process paper venue starts over) reconciliation
+ * reports the breaks in desk status, the log and the journal.  Skips (77)
  * only when the recorded data is not present, and says so.
  */
 #include <cjson/cJSON.h>
@@ -105,6 +108,37 @@ static cJSON *status_json(void)
     return j;
 }
 
+/* Start `desk up` on the test's desk.toml, its log appended to deskd_log,
+ * and wait until it answers desk status.  Returns 0 or -1. */
+static int start_deskd(void)
+{
+    /* deskd's log is on stderr: send it to a file through a shell-free dup. */
+    int fd = open(deskd_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int saved = dup(2);
+    dup2(fd, 2);
+    char *argv[] = {DESK_CLI, "up", "-c", toml, NULL};
+    deskd = spawn(argv, NULL);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    if (deskd <= 0)
+        return -1;
+    /* Wait until it answers desk status. */
+    char *sargv[] = {DESK_CLI, "status", "-n", desk_name, NULL};
+    char out[300];
+    snprintf(out, sizeof out, "%s/wait.txt", dir);
+    for (int i = 0; i < 100; i++) {
+        if (run(sargv, out) == 0)
+            return 0;
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+    }
+    char *log = slurp(deskd_log);
+    fprintf(stderr, "deskd did not come up:\n%s\n", log ? log : "");
+    free(log);
+    return -1;
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -131,36 +165,15 @@ static int setup(void **state)
             fprintf(f, "name = \"%s\"%s\n", desk_name, line + 13);
         else if (strncmp(line, "speed = ", 8) == 0)
             fprintf(f, "speed = \"40\"\n");
+        else if (strncmp(line, "reconcile_interval_ms = ", 24) == 0)
+            fprintf(f, "reconcile_interval_ms = 300\n");
         else
             fprintf(f, "%s\n", line);
     }
     fclose(f);
     free(ex);
     snprintf(deskd_log, sizeof deskd_log, "%s/deskd.log", dir);
-    /* deskd's log is on stderr: send it to a file through a shell-free dup. */
-    int fd = open(deskd_log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int saved = dup(2);
-    dup2(fd, 2);
-    char *argv[] = {DESK_CLI, "up", "-c", toml, NULL};
-    deskd = spawn(argv, NULL);
-    dup2(saved, 2);
-    close(saved);
-    close(fd);
-    assert_true(deskd > 0);
-    /* Wait until it answers desk status. */
-    char *sargv[] = {DESK_CLI, "status", "-n", desk_name, NULL};
-    char out[300];
-    snprintf(out, sizeof out, "%s/wait.txt", dir);
-    for (int i = 0; i < 100; i++) {
-        if (run(sargv, out) == 0)
-            return 0;
-        struct timespec ts = {0, 100000000};
-        nanosleep(&ts, NULL);
-    }
-    char *log = slurp(deskd_log);
-    fprintf(stderr, "deskd did not come up:\n%s\n", log ? log : "");
-    free(log);
-    return -1;
+    return start_deskd();
 }
 
 static int teardown(void **state)
@@ -212,6 +225,18 @@ static void test_strategy_and_status_agree(void **state)
     int64_t value = 0;
     assert_int_equal(desk_fixed_mul(fx(pos, "mark_px"), fx(pos, "qty"), &value), 0);
     assert_true(fx(uta, "nav") == fx(uta, "cash") + value);
+    /* The paper venue's own account agrees with deskd's: its reports (every
+     * 300 ms here) were compared and found no break, not even while the
+     * strategy traded. */
+    const cJSON *rec = cJSON_GetObjectItemCaseSensitive(st, "reconciliation");
+    const cJSON *rconn = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(rec, "connectors"), 0);
+    assert_non_null(rconn);
+    double reports0 = num(rconn, "reports");
+    assert_true(reports0 >= 2);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rconn, "positions")));
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rconn, "balance")));
+    assert_true(num(rec, "open_breaks") == 0);
+    assert_true(fx(rconn, "venue_cash") == fx(uta, "cash"));
     printf("e2e: %g orders, %g fills, position %s, cash change %s\n", num(mm, "orders_sent"),
            num(mm, "fills"), cJSON_GetObjectItemCaseSensitive(mm, "position")->valuestring,
            cJSON_GetObjectItemCaseSensitive(mm, "cash_change")->valuestring);
@@ -312,6 +337,98 @@ static void test_clean_stop(void **state)
     assert_int_not_equal(access(seg, F_OK), 0);
 }
 
+/* Wait until `desk status --json` shows at least `want` open breaks
+ * (reconciliation); returns the status (caller deletes) or fails. */
+static cJSON *wait_breaks(double want, int ms)
+{
+    for (int waited = 0;; waited += 100) {
+        cJSON *st = status_json();
+        const cJSON *rec = cJSON_GetObjectItemCaseSensitive(st, "reconciliation");
+        if (cJSON_IsObject(rec) && num(rec, "open_breaks") >= want)
+            return st;
+        cJSON_Delete(st);
+        if (waited >= ms) {
+            char *log = slurp(deskd_log);
+            fail_msg("no reconciliation break after %d ms; deskd log:\n%s", ms, log ? log : "");
+        }
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static const cJSON *find_break(const cJSON *st, const char *what)
+{
+    const cJSON *b;
+    const cJSON *rec = cJSON_GetObjectItemCaseSensitive(st, "reconciliation");
+    cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(rec, "breaks"))
+    {
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(b, "what");
+        if (cJSON_IsString(w) && strcmp(w->valuestring, what) == 0)
+            return b;
+    }
+    return NULL;
+}
+
+/* deskd restarts on the same journal: it recovers the day's cash and
+ * position, but the paper venue lives inside deskd and starts over with its
+ * configured cash and no position.  Reconciliation must say so: a cash break
+ * (and a position break if the strategy ended with one) in desk status, in
+ * the log and in the journal, with the desk's and the venue's figures. */
+static void test_restart_reports_breaks(void **state)
+{
+    (void)state;
+    assert_int_equal(start_deskd(), 0);
+    cJSON *st = wait_breaks(1, 10000);
+    const cJSON *uta = cJSON_GetObjectItemCaseSensitive(st, "uta");
+    const cJSON *pos = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(uta, "positions"), 0);
+    int64_t start_cash = 0;
+    desk_fixed_parse_cstr("100000", &start_cash);
+    const cJSON *cash = find_break(st, "cash");
+    assert_non_null(cash);
+    assert_true(fx(cash, "desk") == fx(uta, "cash"));
+    assert_true(fx(cash, "venue") == start_cash);
+    assert_true(fx(cash, "desk") != start_cash);
+    const cJSON *pb = find_break(st, "position");
+    if (fx(pos, "qty") != 0) {
+        assert_non_null(pb);
+        assert_true(fx(pb, "desk") == fx(pos, "qty"));
+        assert_true(fx(pb, "venue") == 0);
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(pb, "symbol")->valuestring,
+                            "BTCUSDT");
+    } else {
+        assert_null(pb);
+    }
+    cJSON_Delete(st);
+    /* The control thread logs it within 100 ms of the router publishing it. */
+    char *log = NULL;
+    for (int i = 0; i < 20; i++) {
+        free(log);
+        log = slurp(deskd_log);
+        if (strstr(log, "reconcile: BREAK: connector paper: cash: desk "))
+            break;
+        struct timespec ts = {0, 100000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_non_null(strstr(log, "reconcile: BREAK: connector paper: cash: desk "));
+    free(log);
+    /* The journal holds it. */
+    char out[300], jdir[300];
+    snprintf(out, sizeof out, "%s/breaks.json", dir);
+    snprintf(jdir, sizeof jdir, "%s/journal", dir);
+    char *jargv[] = {DESK_CLI, "journal", "-n", desk_name, "-d", jdir, "--kind", "break",
+                     "--json", NULL};
+    assert_int_equal(run(jargv, out), 0);
+    char *txt = slurp(out);
+    assert_non_null(strstr(txt, "\"what\":\"cash\",\"state\":\"open\",\"connector_index\":0,"
+                                "\"connector\":\"paper\""));
+    free(txt);
+    int status = 0;
+    assert_int_equal(kill(deskd, SIGTERM), 0);
+    assert_int_equal(waitpid(deskd, &status, 0), deskd);
+    deskd = -1;
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_cancel_on_disconnect),
         cmocka_unit_test(test_kill_switch),
         cmocka_unit_test(test_clean_stop),
+        cmocka_unit_test(test_restart_reports_breaks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -108,6 +108,8 @@ static void test_example(void **state)
     assert_int_equal(c->router_cpu, -1);
     assert_int_equal(c->order_capacity, 65536);
     assert_int_equal(c->status_interval_ms, 100);
+    assert_int_equal(c->recon_cash_tolerance, DESK_SCALE / 100); /* 0.01 */
+    assert_int_equal(c->recon_bp_tolerance_bps, 100);
 
     assert_int_equal(c->limits.max_order_qty, 50000000);               /* 0.5 */
     assert_int_equal(c->limits.max_order_notional, 5000000000000LL);   /* 50000 */
@@ -126,7 +128,7 @@ static void test_example(void **state)
     assert_int_equal(cc->venue_type, DESK_VENUE_CRYPTO);
     assert_int_equal(cc->cpu, -1);
     assert_int_equal(cc->thread, 0);
-    assert_int_equal(cc->nopts, 7);
+    assert_int_equal(cc->nopts, 8);
     static const char *const kv[][2] = {
         {"data", "binance_spot_btcusdt_2024-08-08/btcusdt_20240808.gz"},
         {"speed", "15"},
@@ -135,6 +137,7 @@ static void test_example(void **state)
         {"latency_us", "50"},
         {"cash", "100000"},
         {"loop", "false"},
+        {"reconcile_interval_ms", "5000"},
     };
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) {
         const desk_opt_t *o = opt(cc, kv[i][0]);
@@ -188,6 +191,8 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(g_cfg->order_capacity, 65536);
     assert_int_equal(g_cfg->status_interval_ms, 100);
     assert_int_equal(g_cfg->router_cpu, -1);
+    assert_int_equal(g_cfg->recon_cash_tolerance, DESK_SCALE / 100);
+    assert_int_equal(g_cfg->recon_bp_tolerance_bps, 100);
     assert_int_equal(g_cfg->nconnectors + g_cfg->ninstruments + g_cfg->nstrategies, 0);
     assert_string_equal(g_cfg->path, "desk.toml");
     assert_string_equal(g_cfg->dir, ".");
@@ -203,6 +208,10 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(g_cfg->router_cpu, 3);
     assert_int_equal(g_cfg->order_capacity, 1024);
     assert_int_equal(g_cfg->status_interval_ms, 10000);
+
+    expect_ok(HDR "[reconcile]\ncash_tolerance = \"0.5\"\nbuying_power_tolerance_bps = 0\n");
+    assert_int_equal(g_cfg->recon_cash_tolerance, DESK_SCALE / 2);
+    assert_int_equal(g_cfg->recon_bp_tolerance_bps, 0);
 }
 
 static void test_idle_parse(void **state)
@@ -246,6 +255,8 @@ static void test_unknown_keys(void **state)
     expect_fail(HDR "[desks]\nx = 1\n", -EINVAL, 3, "unknown key 'desks'");
     expect_fail(HDR "nmae = \"x\"\n", -EINVAL, 3, "unknown key 'desk.nmae'");
     expect_fail(HDR "[guard]\nmax_qty = \"1\"\n", -EINVAL, 4, "unknown key 'guard.max_qty'");
+    expect_fail(HDR "[reconcile]\ncash_tol = \"1\"\n", -EINVAL, 4,
+                "unknown key 'reconcile.cash_tol'");
     expect_fail(HDR CONN "optionz = 1\n", -EINVAL, 7, "unknown key 'connector[0].optionz'");
     expect_fail(HDR CONN INST "limit = 3\n", -EINVAL, 13, "unknown key 'instrument[0].limit'");
     expect_fail(HDR CONN INST "[instrument.limits]\nmax_qty = 1\n", -EINVAL, 14,
@@ -302,6 +313,10 @@ static void test_out_of_range(void **state)
                 "'guard.orders_per_sec'");
     expect_fail(HDR "[guard]\ndaily_loss = \"-5\"\n", -EINVAL, 4,
                 "'guard.daily_loss' must be >= 0");
+    expect_fail(HDR "[reconcile]\ncash_tolerance = \"-0.01\"\n", -EINVAL, 4,
+                "'reconcile.cash_tolerance' must be >= 0");
+    expect_fail(HDR "[reconcile]\nbuying_power_tolerance_bps = 10001\n", -EINVAL, 4,
+                "'reconcile.buying_power_tolerance_bps'");
     expect_fail(HDR CONN "cpu = 5000\n", -EINVAL, 7, "'connector[0].cpu'");
     expect_fail(HDR CONN "thread = -1\n", -EINVAL, 7, "'connector[0].thread'");
     expect_fail("[desk]\nname = \"has space\"\n", -EINVAL, 2, "'desk.name'");

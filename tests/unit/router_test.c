@@ -258,6 +258,90 @@ static void test_venue_anomalies(void **state)
     assert_true(atomic_load(&st->invalid_events) == inv0 + 3);
 }
 
+/* ---- reconciliation -------------------------------------------------------- */
+
+static struct desk_recon_box box;
+
+/* Post a report as desk_host_account_report would: after every event pushed
+ * so far.  Returns 0, or -EBUSY while the router has not taken the last. */
+static int post_report(uint32_t flags, int64_t qty)
+{
+    if (atomic_load_explicit(&box.full, memory_order_acquire))
+        return -EBUSY;
+    box.flags = flags;
+    box.npos = qty != 0;
+    box.pos[0] = (desk_position_t){.instrument = 0, .qty = qty};
+    box.venue_only_orders = 0;
+    box.ev_seq = td.pushed;
+    atomic_store_explicit(&box.full, 1, memory_order_release);
+    return 0;
+}
+
+/* A report is compared only after the events the venue sent before it; a
+ * difference seen twice is a break, published in the main segment. */
+static void test_reconcile(void **state)
+{
+    (void)state;
+    desk_event_t ev;
+    static struct desk_recon_data pub;
+    struct desk_recon_shm *rs = desk_shm_recon(td.main);
+
+    memset(&box, 0, sizeof box);
+    desk_router_attach_recon(td.router, 0, &box);
+    const int64_t q0 = td.router->uta.pos[0].qty; /* what earlier tests left */
+    /* A buy that fills: the venue's ACK and FILL are pushed, then the
+     * venue reports the new position before the router has taken them. */
+    assert_int_equal(desk_submit_new(cl, 40, 0, DESK_BUY, DESK_LIMIT, DESK_IOC, TD_QTY(0.2),
+                                     td.ask, 0),
+                     0);
+    desk_router_poll(td.router, desk_now_ns()); /* routed */
+    td_venue_step(&td, 64);                      /* ACK + FILL pushed, not taken */
+    assert_int_equal(post_report(DESK_REPORT_POSITIONS, q0 + TD_QTY(0.2)), 0);
+    desk_router_publish(td.router, desk_now_ns());
+    assert_int_equal(td.router->recon.conn[0].reports, 0); /* the fill is still in the ring */
+    assert_int_equal(atomic_load(&box.full), 1);
+    settle();
+    desk_router_publish(td.router, desk_now_ns());
+    assert_int_equal(td.router->recon.conn[0].reports, 1);
+    assert_int_equal(atomic_load(&box.full), 0); /* handed back */
+    assert_true(td.router->uta.pos[0].qty == q0 + TD_QTY(0.2));
+    expect(DESK_EV_ACK, 40, NULL);
+    expect(DESK_EV_FILL, 40, &ev);
+    /* The same figure again: it agrees, nothing opens (a one-sided
+     * comparison would have flagged the first report, taken too early). */
+    assert_int_equal(post_report(DESK_REPORT_POSITIONS, q0 + TD_QTY(0.2)), 0);
+    desk_router_publish(td.router, desk_now_ns());
+    assert_int_equal(td.router->recon.conn[0].reports, 2);
+    assert_int_equal(td.router->recon.d->nbreaks, 0);
+    assert_int_equal(td.router->recon.d->tseq, 0);
+
+    /* The venue says 0.3 more: once is not a break, twice is. */
+    assert_int_equal(post_report(DESK_REPORT_POSITIONS, q0 + TD_QTY(0.5)), 0);
+    desk_router_publish(td.router, desk_now_ns());
+    assert_int_equal(td.router->recon.d->nbreaks, 0);
+    assert_int_equal(post_report(DESK_REPORT_POSITIONS, q0 + TD_QTY(0.5)), 0);
+    desk_router_publish(td.router, desk_now_ns());
+    assert_int_not_equal(desk_seqlock_read(&rs->lock, &pub, &rs->d, sizeof pub), 0);
+    assert_int_equal(pub.nbreaks, 1);
+    assert_int_equal(pub.open[0].kind, DESK_BREAK_POSITION);
+    assert_true(pub.open[0].desk == q0 + TD_QTY(0.2) && pub.open[0].venue == q0 + TD_QTY(0.5));
+    assert_int_equal(pub.conn[0].breaks, 1);
+    assert_int_equal(pub.tseq, 1);
+
+    /* The venue's buying power is kept in the UTA; agreeing clears the break. */
+    box.balance = (desk_balance_t){.cash = td.router->uta.venue[0].cash,
+                                   .buying_power = TD_PX(7000000)};
+    assert_int_equal(post_report(DESK_REPORT_POSITIONS | DESK_REPORT_BALANCE, q0 + TD_QTY(0.2)),
+                     0);
+    desk_router_publish(td.router, desk_now_ns());
+    assert_true(td.router->uta.venue[0].venue_bp == TD_PX(7000000));
+    assert_int_not_equal(desk_seqlock_read(&rs->lock, &pub, &rs->d, sizeof pub), 0);
+    assert_int_equal(pub.nbreaks, 0);
+    assert_int_equal(pub.tseq, 2);
+    assert_int_equal(pub.log[1].open, 0);
+    desk_router_attach_recon(td.router, 0, NULL);
+}
+
 /* ---- three threads ------------------------------------------------------- */
 
 #ifdef DESK_SANITIZED
@@ -278,9 +362,16 @@ static void *router_thread(void *arg)
 static void *venue_thread(void *arg)
 {
     (void)arg;
-    while (!atomic_load_explicit(&venue_stop, memory_order_acquire))
+    uint64_t turns = 0;
+    while (!atomic_load_explicit(&venue_stop, memory_order_acquire)) {
         if (!td_venue_step(&td, 64))
             desk_cpu_relax();
+        /* Account reports through the mailbox while orders flow (TSan
+         * checks the hand-off); the router compares them on its ticks. */
+        if (++turns % 512 == 0)
+            (void)post_report(DESK_REPORT_ORDERS, 0);
+    }
+    (void)post_report(DESK_REPORT_ORDERS, 0);
     return NULL;
 }
 
@@ -296,6 +387,9 @@ static void test_threads(void **state)
 
     atomic_store(&venue_stop, 0);
     atomic_store(&td.router->stop, 0);
+    memset(&box, 0, sizeof box);
+    desk_router_attach_recon(td.router, 0, &box);
+    uint64_t tseq0 = td.router->recon.d->tseq;
     /* Enough inventory for every sell that can be in flight at once (a spot
      * venue refuses sells beyond the position net of open sells). */
     desk_router_seed_position(td.router, 0, TD_QTY(100), TD_PX(60000));
@@ -354,6 +448,20 @@ static void test_threads(void **state)
     desk_router_stop(td.router);
     pthread_join(rt, NULL);
     pthread_join(vt, NULL);
+    /* Whatever report is still waiting was posted after events that are all
+     * in the ring by now: once they are taken it is compared, and the box is
+     * free again.  Reports flowed through the mailbox during the run. */
+    while (desk_router_poll(td.router, desk_now_ns()) > 0)
+        ;
+    desk_router_publish(td.router, desk_now_ns());
+    uint64_t reports = td.router->recon.conn[0].reports;
+    assert_int_equal(atomic_load(&box.full), 0);
+    assert_true(reports >= 1);
+    assert_int_equal(post_report(DESK_REPORT_ORDERS, 0), 0);
+    desk_router_publish(td.router, desk_now_ns());
+    desk_router_attach_recon(td.router, 0, NULL);
+    assert_true(td.router->recon.conn[0].reports == reports + 1);
+    assert_int_equal(td.router->recon.d->tseq, tseq0); /* no break opened or cleared */
     assert_true(other == 0);
     assert_true(bad == 0);
     assert_true(nfills == NORDERS);
@@ -375,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_reservation_and_cancel),
         cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_venue_anomalies),
+        cmocka_unit_test(test_reconcile),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -155,16 +155,16 @@ static void test_layout(void **state)
         /* Each region: 128-byte aligned, after the previous one, big enough. */
         const uint64_t off[] = {h.off_instruments, h.off_quotes,  h.off_uta,
                                 h.off_connectors,  h.off_strategies, h.off_stats,
-                                h.off_orders,      h.total_size};
+                                h.off_orders,      h.off_recon,       h.total_size};
         const uint64_t need[] = {
             (uint64_t)ni * sizeof(desk_instrument_t), (uint64_t)ni * sizeof(struct desk_quote_slot),
             sizeof(struct desk_uta_shm),              (uint64_t)nc * sizeof(struct desk_conn_shm),
             (uint64_t)ns * sizeof(struct desk_strat_shm), sizeof(struct desk_stats_shm),
-            sizeof(struct desk_orders_shm)};
+            sizeof(struct desk_orders_shm),           sizeof(struct desk_recon_shm)};
         assert_true(h.off_instruments >= sizeof h);
-        for (size_t i = 0; i < 8; i++)
+        for (size_t i = 0; i < 9; i++)
             assert_int_equal(off[i] % 128, 0);
-        for (size_t i = 0; i < 7; i++) {
+        for (size_t i = 0; i < 8; i++) {
             assert_true(off[i + 1] >= off[i] + need[i]);
             assert_true(off[i + 1] < off[i] + need[i] + 128); /* no gap beyond padding */
         }
@@ -336,7 +336,7 @@ static void test_main_attach_errors(void **state)
 
     w->abi_version = DESK_ABI_VERSION + 98;
     snprintf(buf, sizeof buf, "found %u", DESK_ABI_VERSION + 98);
-    expect_proto("abi_version", "expected 1", buf);
+    expect_proto("abi_version", "expected 2", buf);
     w->abi_version = DESK_ABI_VERSION;
 
     w->layout_hash ^= 0xdeadbeefu;

@@ -177,6 +177,29 @@ static void fill(struct desk_main_hdr *h, uint64_t now)
     desk_seqlock_write(&o->lock, &o->total, &oc->total,
                        sizeof *o - offsetof(struct desk_orders_shm, total));
     free(oc);
+
+    /* Reconciliation: paper agrees (3 reports), binance has a position and
+     * an orders break. */
+    struct desk_recon_shm *rs = desk_shm_recon(h);
+    struct desk_recon_data *rd = calloc(1, sizeof *rd);
+    assert_non_null(rd);
+    rd->conn[0] = (struct desk_recon_row){.reports = 3, .last_ns = now - 2 * SEC,
+                                          .flags = DESK_REPORT_POSITIONS | DESK_REPORT_BALANCE,
+                                          .venue_cash = INT64_C(10000000000000),
+                                          .venue_bp = INT64_C(9987654321000)};
+    rd->conn[1] = (struct desk_recon_row){.reports = 7, .last_ns = now - 500000000,
+                                          .flags = DESK_REPORT_POSITIONS | DESK_REPORT_ORDERS,
+                                          .breaks = 2, .venue_orders = 1};
+    rd->nbreaks = 2;
+    rd->open[0] = (struct desk_break){.kind = DESK_BREAK_POSITION, .connector = 1,
+                                      .instrument = 1, .desk = 0, .venue = 250000000,
+                                      .since_ns = now - 90 * SEC};
+    rd->open[1] = (struct desk_break){.kind = DESK_BREAK_ORDERS, .connector = 1,
+                                      .instrument = UINT32_MAX, .venue = 1,
+                                      .since_ns = now - 3 * SEC};
+    rd->tseq = 2;
+    desk_seqlock_write(&rs->lock, &rs->d, rd, sizeof *rd);
+    free(rd);
 }
 
 /* A zeroed, laid-out fake segment in plain memory (free() it). */
@@ -308,6 +331,12 @@ static void test_text(void **state)
     assert_row(t, "paper 100000.00 0.00 99876.54321 0.00 0.00 0.00 0.00 50000.00");
     assert_row(t, "BTCUSDT paper 0.003 60000.5 67012.535 0.00 0.00 0.001 0");
     assert_null(strstr(t, "ETHUSDT binance 0 ")); /* flat positions are left out */
+    /* reconciliation: per connector, then the open breaks */
+    assert_row(t, "RECONCILIATION 2 open break(s)");
+    assert_row(t, "paper 3 2.00s ago positions+balance 0");
+    assert_row(t, "binance 7 500.00ms ago positions+orders 2");
+    assert_row(t, "position binance ETHUSDT 0 2.5 1m30s ago");
+    assert_row(t, "orders binance - 0 1 open 3.00s ago");
     /* strategies */
     assert_row(t, "mm 4343 yes 44 40 17 4 5 0 0 7");
     /* open orders, capped */
@@ -396,12 +425,14 @@ static void test_text_stale_and_empty(void **state)
     atomic_store(&h->kill, DESK_KILL_HALTED);
     atomic_store(&desk_shm_uta(h)->lock.seq, 0);
     atomic_store(&desk_shm_orders(h)->lock.seq, 0);
+    atomic_store(&desk_shm_recon(h)->lock.seq, 0);
     memset(desk_shm_stats(h)->reject_by_reason, 0, sizeof desk_shm_stats(h)->reject_by_reason);
     char *t = render(h, NOW, 0, 0);
     assert_has(t, "router heartbeat 3.00s ago STALE");
     assert_has(t, "kill switch HALTED");
     assert_has(t, "ACCOUNT (UTA)   no snapshot yet");
     assert_has(t, "OPEN ORDERS   no snapshot yet");
+    assert_has(t, "RECONCILIATION   no venue report yet");
     assert_has(t, "REJECTS   none");
     free(t);
 
@@ -413,6 +444,7 @@ static void test_text_stale_and_empty(void **state)
     assert_jstr(root, "kill", "HALTED");
     assert_true(cJSON_IsNull(jget(root, "uta")));
     assert_true(cJSON_IsNull(jget(root, "open_orders")));
+    assert_true(cJSON_IsNull(jget(root, "reconciliation")));
     assert_int_equal(cJSON_GetArraySize(jget(jget(root, "counters"), "rejects_by_reason")), 0);
     cJSON_Delete(root);
     free(j);
@@ -524,6 +556,33 @@ static void test_json(void **state)
     assert_jstr(o0, "leaves_qty", "0.0006");
     assert_jstr(cJSON_GetArrayItem(list, 1), "side", "SELL");
     assert_jstr(cJSON_GetArrayItem(list, 1), "tif", "DAY");
+
+    const cJSON *rec = jget(root, "reconciliation");
+    assert_jnum(rec, "open_breaks", 2);
+    const cJSON *rc0 = cJSON_GetArrayItem(jget(rec, "connectors"), 0);
+    const cJSON *rc1 = cJSON_GetArrayItem(jget(rec, "connectors"), 1);
+    assert_jstr(rc0, "name", "paper");
+    assert_jnum(rc0, "reports", 3);
+    assert_jnum(rc0, "age_ns", (double)(2 * SEC));
+    assert_true(cJSON_IsTrue(jget(rc0, "positions")));
+    assert_true(cJSON_IsFalse(jget(rc0, "orders")));
+    assert_jstr(rc0, "venue_cash", "100000");
+    assert_jstr(rc0, "venue_buying_power", "99876.54321");
+    assert_jnum(rc0, "breaks", 0);
+    assert_null(cJSON_GetObjectItemCaseSensitive(rc1, "venue_cash")); /* no balance reported */
+    assert_jnum(rc1, "venue_only_orders", 1);
+    assert_jnum(rc1, "breaks", 2);
+    const cJSON *b0 = cJSON_GetArrayItem(jget(rec, "breaks"), 0);
+    const cJSON *b1 = cJSON_GetArrayItem(jget(rec, "breaks"), 1);
+    assert_jstr(b0, "what", "position");
+    assert_jstr(b0, "connector", "binance");
+    assert_jstr(b0, "symbol", "ETHUSDT");
+    assert_jstr(b0, "desk", "0");
+    assert_jstr(b0, "venue", "2.5");
+    assert_jnum(b0, "age_ns", (double)(90 * SEC));
+    assert_jstr(b1, "what", "orders");
+    assert_jnum(b1, "venue_only_orders", 1);
+    assert_null(cJSON_GetObjectItemCaseSensitive(b1, "symbol"));
 
     const cJSON *cnt = jget(root, "counters");
     assert_jnum(cnt, "cmds", 44);

@@ -39,6 +39,7 @@ struct testdesk {
     desk_spsc_t venue_in;           /* venue side: commands */
     desk_spsc_t venue_out;          /* venue side: events */
     uint64_t exec_id;               /* venue exec ids */
+    uint64_t pushed;                /* events the venue pushed (venue side only) */
     int64_t bid, ask;               /* the venue's fixed quote */
 };
 
@@ -158,6 +159,7 @@ static int td_venue_push(struct testdesk *t, const desk_vevent_t *ev)
 {
     while (desk_spsc_push(&t->venue_out, ev) < 0)
         desk_cpu_relax(); /* the router drains it */
+    t->pushed++;
     return 0;
 }
 
