@@ -7,12 +7,17 @@
  * connector threads and the router thread, then becomes the control thread
  * until SIGINT or SIGTERM:
  *   - DESK_KILL_SIGNAL (SIGRTMIN+1) with an int value sets the kill switch
- *     (desk halt / reduce / resume send it; the new state is published in
- *     the main header for them to confirm);
- *   - every 100 ms it checks each strategy's process (pid recorded at
- *     attach): when it is gone, the strategy is marked dead and, if its
+ *     (desk halt / reduce / resume send it; DESK_KILL_CANCEL_ALL in the value
+ *     also cancels every open order, core/control.h; the new state is
+ *     published in the main header for them to confirm);
+ *   - every 100 ms it checks each strategy (pidfd taken at attach, else
+ *     kill(pid, 0); and its heartbeat against heartbeat_timeout_ms): a
+ *     strategy that died, detached or went stale is marked gone and, if its
  *     cancel_on_disconnect is set, the router is asked to cancel its open
- *     orders.
+ *     orders;
+ *   - it HALTs the desk when the day PnL crosses -[guard] daily_loss (and
+ *     on a journal error), cancelling everything if halt_cancels_all;
+ *   - it logs the reconciliation breaks the router publishes (core/recon.h).
  * On stop it stops the router and the connectors, disconnects, and removes
  * every segment it created.
  */

@@ -54,7 +54,8 @@ extern "C" {
 int desk_cli_status(int argc, char **argv);
 
 /*
- * `desk halt|reduce|resume [-n DESK]`: send DESK_KILL_SIGNAL with `want` to
+ * `desk halt [--cancel-all]|reduce|resume [-n DESK]`: send DESK_KILL_SIGNAL with
+ * `want` (| DESK_KILL_CANCEL_ALL for halt --cancel-all, core/control.h) to
  * deskd and wait up to 3 s for the main header's kill field to equal want.
  * Prints "desk demo: HALTED" on success.  Returns 0, or 2 (usage; no desk;
  * deskd not running; permission denied; deskd did not confirm within 3 s).
