@@ -840,6 +840,158 @@ int desk_fix_cxlrej_decode(const desk_fix_msg_t *m, desk_fix_cxlrej_t *x)
     return opt_int(have, sv, S_CXL_REASON, &x->cxl_rej_reason);
 }
 
+/* ------------------------------------------------------ account messages */
+
+/* An INT field that must be present; -EBADMSG otherwise. */
+static int req_i32(const desk_fix_msg_t *m, uint32_t tag, int32_t *out)
+{
+    int64_t v;
+
+    if (desk_fix_get_int(m, tag, &v) != 0 || v < INT32_MIN || v > INT32_MAX)
+        return -EBADMSG;
+    *out = (int32_t)v;
+    return 0;
+}
+
+/* An optional INT field (-1 when absent); -EBADMSG when present and bad. */
+static int opt_i32(const desk_fix_msg_t *m, uint32_t tag, int32_t *out)
+{
+    *out = -1;
+    if (desk_fix_find(m, tag) < 0)
+        return 0;
+    return req_i32(m, tag, out);
+}
+
+/* An optional AMT/PRICE field into *out, *have = 1 when present. */
+static int opt_fixed(const desk_fix_msg_t *m, uint32_t tag, int64_t *out, uint8_t *have)
+{
+    int rc = desk_fix_get_fixed(m, tag, out);
+
+    *have = rc == 0;
+    if (rc == -ENOENT) {
+        *out = 0;
+        return 0;
+    }
+    return rc == -EBADMSG || rc == -ERANGE ? rc : 0;
+}
+
+int desk_fix_posack_decode(const desk_fix_msg_t *m, desk_fix_posack_t *x)
+{
+    int rc;
+
+    if (!desk_fix_msg_is(m, "AO"))
+        return -EINVAL;
+    memset(x, 0, sizeof *x);
+    (void)desk_fix_get_str(m, DESK_FIX_PosReqID, &x->pos_req_id);
+    (void)desk_fix_get_str(m, DESK_FIX_Text, &x->text);
+    if ((rc = req_i32(m, DESK_FIX_PosReqResult, &x->result)) != 0 ||
+        (rc = req_i32(m, DESK_FIX_PosReqStatus, &x->status)) != 0)
+        return rc;
+    return opt_i32(m, DESK_FIX_TotalNumPosReports, &x->total);
+}
+
+/* PositionQty entry kinds: what desk adds up (see desk_fix_posrpt_t.qty). */
+enum { PQ_NONE, PQ_SUM, PQ_FIN, PQ_OTHER };
+
+static int pos_kind(desk_fix_sv_t t)
+{
+    if ((t.len == 3 && memcmp(t.p, "SOD", 3) == 0) || (t.len == 2 && memcmp(t.p, "TQ", 2) == 0))
+        return PQ_SUM;
+    if (t.len == 3 && memcmp(t.p, "FIN", 3) == 0)
+        return PQ_FIN;
+    return PQ_OTHER;
+}
+
+/*
+ * The PositionQty group is read flat, in wire order: 703 opens an entry and
+ * 704/705 fill it.  Current position = SOD + TQ (start of day plus today's
+ * transactions, both LongQty - ShortQty), unless the venue sends the final
+ * figure (FIN), which then stands alone.
+ */
+int desk_fix_posrpt_decode(const desk_fix_msg_t *m, desk_fix_posrpt_t *x)
+{
+    int kind = PQ_NONE, rc;
+    int64_t sum = 0, fin = 0;
+
+    if (!desk_fix_msg_is(m, "AP"))
+        return -EINVAL;
+    memset(x, 0, sizeof *x);
+    (void)desk_fix_get_str(m, DESK_FIX_PosReqID, &x->pos_req_id);
+    (void)desk_fix_get_str(m, DESK_FIX_Account, &x->account);
+    if (desk_fix_get_str(m, DESK_FIX_Symbol, &x->symbol) != 0 || x->symbol.len == 0)
+        return -EBADMSG;
+    if ((rc = req_i32(m, DESK_FIX_PosReqResult, &x->result)) != 0 ||
+        (rc = opt_i32(m, DESK_FIX_TotalNumPosReports, &x->total)) != 0)
+        return rc;
+    int u = 0;
+    if (desk_fix_get_bool(m, DESK_FIX_UnsolicitedIndicator, &u) == 0)
+        x->unsolicited = (uint8_t)u;
+    uint8_t have_px = 0;
+    if ((rc = opt_fixed(m, DESK_FIX_SettlPrice, &x->settl_px, &have_px)) != 0)
+        return rc;
+    for (uint32_t i = 3; i + 1 < m->nfields; i++) {
+        const desk_fix_field_t *f = &m->fields[i];
+        desk_fix_sv_t v = fv(m, f);
+        int64_t q;
+        if (f->tag == DESK_FIX_PosType) {
+            kind = pos_kind(v);
+            if (x->npos < 255)
+                x->npos++;
+            if (kind == PQ_FIN)
+                x->have_fin = 1;
+            continue;
+        }
+        if (f->tag != DESK_FIX_LongQty && f->tag != DESK_FIX_ShortQty)
+            continue;
+        if (kind == PQ_NONE)
+            return -EBADMSG; /* a quantity outside an entry */
+        if ((rc = sv_fixed(v, &q)) != 0)
+            return rc;
+        if (q < 0)
+            return -EBADMSG;
+        int64_t *acc = kind == PQ_FIN ? &fin : kind == PQ_SUM ? &sum : NULL;
+        if (acc && (f->tag == DESK_FIX_LongQty ? desk_fixed_add(*acc, q, acc)
+                                               : desk_fixed_add(*acc, -q, acc)) != 0)
+            return -ERANGE;
+    }
+    x->qty = x->have_fin ? fin : sum;
+    return 0;
+}
+
+int desk_fix_collrpt_decode(const desk_fix_msg_t *m, desk_fix_collrpt_t *x)
+{
+    int rc;
+
+    if (!desk_fix_msg_is(m, "BA"))
+        return -EINVAL;
+    memset(x, 0, sizeof *x);
+    if (desk_fix_get_str(m, DESK_FIX_CollRptID, &x->coll_rpt_id) != 0 || x->coll_rpt_id.len == 0)
+        return -EBADMSG;
+    (void)desk_fix_get_str(m, DESK_FIX_CollInquiryID, &x->inquiry_id);
+    (void)desk_fix_get_str(m, DESK_FIX_Currency, &x->currency);
+    if ((rc = req_i32(m, DESK_FIX_CollStatus, &x->status)) != 0 ||
+        (rc = opt_i32(m, DESK_FIX_TotNumReports, &x->total)) != 0 ||
+        (rc = opt_fixed(m, DESK_FIX_CashOutstanding, &x->cash, &x->have_cash)) != 0 ||
+        (rc = opt_fixed(m, DESK_FIX_MarginExcess, &x->margin_excess, &x->have_excess)) != 0)
+        return rc;
+    return opt_fixed(m, DESK_FIX_TotalNetValue, &x->net_value, &x->have_net);
+}
+
+int desk_fix_collack_decode(const desk_fix_msg_t *m, desk_fix_collack_t *x)
+{
+    int rc;
+
+    if (!desk_fix_msg_is(m, "BG"))
+        return -EINVAL;
+    memset(x, 0, sizeof *x);
+    if (desk_fix_get_str(m, DESK_FIX_CollInquiryID, &x->inquiry_id) != 0 || x->inquiry_id.len == 0)
+        return -EBADMSG;
+    (void)desk_fix_get_str(m, DESK_FIX_Text, &x->text);
+    if ((rc = req_i32(m, DESK_FIX_CollInquiryStatus, &x->status)) != 0)
+        return rc;
+    return opt_i32(m, DESK_FIX_CollInquiryResult, &x->result);
+}
+
 /* desk_reject_t for an OrdRejReason (103). */
 static uint16_t rej_reason(int32_t r)
 {
@@ -1045,6 +1197,7 @@ void desk_fix_enc_begin(desk_fix_enc_t *e, desk_fix_tmpl_t *t, char *buf, size_t
     e->body = DESK_FIX_HDR_RESERVE;
     e->err = 0;
     e->msg_type = 0;
+    memset(e->msg_type2, 0, sizeof e->msg_type2);
     e->tmpl = t;
     if (cap > UINT32_MAX || buf == NULL || t == NULL || tl == 0 || tl > 2) {
         e->err = -EINVAL;
@@ -1056,6 +1209,8 @@ void desk_fix_enc_begin(desk_fix_enc_t *e, desk_fix_tmpl_t *t, char *buf, size_t
     if (room(e, DESK_FIX_HDR_RESERVE) == NULL)
         return;
     e->msg_type = tl == 1 ? type[0] : 0;
+    if (tl == 2)
+        memcpy(e->msg_type2, type, 2);
     put_raw(e, "35=", 3);
     put_raw(e, type, (uint32_t)tl);
     put_soh(e);
@@ -1369,4 +1524,43 @@ void desk_fix_put_logout(desk_fix_enc_t *e, const char *text, size_t n)
         return;
     if (n > 0)
         desk_fix_enc_str(e, DESK_FIX_Text, text, n);
+}
+
+/* -EINVAL unless the message was begun with two-byte MsgType `type`. */
+static int body_of2(desk_fix_enc_t *e, const char *type)
+{
+    if (e->err != 0)
+        return -1;
+    if (e->msg_type2[0] != type[0] || e->msg_type2[1] != type[1]) {
+        fail(e, -EINVAL);
+        return -1;
+    }
+    return 0;
+}
+
+void desk_fix_put_position_request(desk_fix_enc_t *e, const char *id, size_t n, const char *acct,
+                                   size_t acct_len, uint64_t now_ns)
+{
+    char day[17];
+
+    if (body_of2(e, "AN") != 0)
+        return;
+    sec_text(now_ns / NS_PER_SEC, day); /* LOCALMKTDATE: the first 8 bytes */
+    desk_fix_enc_str(e, DESK_FIX_PosReqID, id, n);
+    desk_fix_enc_int(e, DESK_FIX_PosReqType, 0);
+    desk_fix_enc_char(e, DESK_FIX_SubscriptionRequestType, '0');
+    desk_fix_enc_str(e, DESK_FIX_Account, acct, acct_len);
+    desk_fix_enc_int(e, DESK_FIX_AccountType, 1);
+    desk_fix_enc_str(e, DESK_FIX_ClearingBusinessDate, day, 8);
+    desk_fix_enc_time(e, DESK_FIX_TransactTime, now_ns);
+}
+
+void desk_fix_put_collateral_inquiry(desk_fix_enc_t *e, const char *id, size_t n, const char *acct,
+                                     size_t acct_len)
+{
+    if (body_of2(e, "BB") != 0)
+        return;
+    desk_fix_enc_str(e, DESK_FIX_CollInquiryID, id, n);
+    desk_fix_enc_char(e, DESK_FIX_SubscriptionRequestType, '0');
+    desk_fix_enc_str(e, DESK_FIX_Account, acct, acct_len);
 }

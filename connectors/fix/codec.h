@@ -71,6 +71,14 @@
  * Fills are deduplicated by ExecID by the session and the router, not here;
  * every event carries desk_fix_exec_id(ExecID) in desk_vevent_t.exec_id.
  *
+ * Account messages (FIX 4.4 Vol. 5, Position Maintenance and Collateral
+ * Management; connectors/fix/README.md has the field choices): desk sends
+ * RequestForPositions (35=AN) and CollateralInquiry (35=BB) and decodes
+ * RequestForPositionsAck (35=AO), PositionReport (35=AP: the net position
+ * from its PositionQty group), CollateralReport (35=BA: CashOutstanding 901
+ * as cash, MarginExcess 899 as buying power) and CollateralInquiryAck
+ * (35=BG).
+ *
  * Threads: every function is pure apart from the caller's structs, which
  * belong to one thread (the connector thread).  Fit for the hot path except
  * the functions marked cold.
@@ -103,6 +111,7 @@ extern "C" {
  * the dictionary's type.
  */
 enum desk_fix_tag {
+    DESK_FIX_Account = 1,                 /* STRING */
     DESK_FIX_AvgPx = 6,                   /* PRICE */
     DESK_FIX_BeginSeqNo = 7,              /* SEQNUM */
     DESK_FIX_BeginString = 8,             /* STRING, "FIX.4.4" */
@@ -112,6 +121,7 @@ enum desk_fix_tag {
     DESK_FIX_Commission = 12,             /* AMT */
     DESK_FIX_CommType = 13,               /* CHAR: 3 = absolute */
     DESK_FIX_CumQty = 14,                 /* QTY */
+    DESK_FIX_Currency = 15,               /* CURRENCY */
     DESK_FIX_EndSeqNo = 16,               /* SEQNUM, 0 = infinity */
     DESK_FIX_ExecID = 17,                 /* STRING */
     DESK_FIX_LastPx = 31,                 /* PRICE */
@@ -149,12 +159,43 @@ enum desk_fix_tag {
     DESK_FIX_ResetSeqNumFlag = 141,       /* BOOLEAN */
     DESK_FIX_ExecType = 150,              /* CHAR */
     DESK_FIX_LeavesQty = 151,             /* QTY */
+    DESK_FIX_UnsolicitedIndicator = 325,  /* BOOLEAN */
     DESK_FIX_RefTagID = 371,              /* INT */
     DESK_FIX_RefMsgType = 372,            /* STRING */
     DESK_FIX_SessionRejectReason = 373,   /* INT */
     DESK_FIX_BusinessRejectReason = 380,  /* INT */
     DESK_FIX_CxlRejResponseTo = 434,      /* CHAR: 1 cancel, 2 cancel/replace */
+    DESK_FIX_AccountType = 581,           /* INT: 1 = carried customer side */
+    DESK_FIX_NoPositions = 702,           /* NUMINGROUP (PositionQty) */
+    DESK_FIX_PosType = 703,               /* STRING: SOD, TQ, FIN, ... */
+    DESK_FIX_LongQty = 704,               /* QTY */
+    DESK_FIX_ShortQty = 705,              /* QTY */
+    DESK_FIX_PosAmtType = 707,            /* STRING */
+    DESK_FIX_PosAmt = 708,                /* AMT */
+    DESK_FIX_PosReqID = 710,              /* STRING */
+    DESK_FIX_ClearingBusinessDate = 715,  /* LOCALMKTDATE, YYYYMMDD */
+    DESK_FIX_PosMaintRptID = 721,         /* STRING */
+    DESK_FIX_PosReqType = 724,            /* INT: 0 = positions */
+    DESK_FIX_TotalNumPosReports = 727,    /* INT */
+    DESK_FIX_PosReqResult = 728,          /* INT */
+    DESK_FIX_PosReqStatus = 729,          /* INT */
+    DESK_FIX_SettlPrice = 730,            /* PRICE */
+    DESK_FIX_SettlPriceType = 731,        /* INT */
+    DESK_FIX_PriorSettlPrice = 734,       /* PRICE */
+    DESK_FIX_NoPosAmt = 753,              /* NUMINGROUP (PositionAmountData) */
     DESK_FIX_NextExpectedMsgSeqNum = 789, /* SEQNUM */
+    DESK_FIX_MarginExcess = 899,          /* AMT */
+    DESK_FIX_TotalNetValue = 900,         /* AMT */
+    DESK_FIX_CashOutstanding = 901,       /* AMT */
+    DESK_FIX_CollRptID = 908,             /* STRING */
+    DESK_FIX_CollInquiryID = 909,         /* STRING */
+    DESK_FIX_CollStatus = 910,            /* INT */
+    DESK_FIX_TotNumReports = 911,         /* INT */
+    DESK_FIX_LastRptRequested = 912,      /* BOOLEAN */
+    DESK_FIX_CollInquiryStatus = 945,     /* INT: 4 = rejected */
+    DESK_FIX_CollInquiryResult = 946,     /* INT */
+    /* longer names */
+    DESK_FIX_SubscriptionRequestType = 263, /* CHAR: 0 = snapshot */
 };
 
 /* A borrowed view of bytes inside a message (not NUL terminated). */
@@ -195,6 +236,7 @@ typedef struct desk_fix_enc {
     uint32_t body;         /* offset of "35=": the first BodyLength byte */
     int err;               /* sticky: 0, -ENOSPC or -EINVAL */
     char msg_type;         /* MsgType when it is one character, else 0 */
+    char msg_type2[3];     /* MsgType when it is two characters ("AN"), else "" */
     desk_fix_tmpl_t *tmpl; /* the session's template, borrowed */
 } desk_fix_enc_t;
 
@@ -245,6 +287,65 @@ typedef struct desk_fix_cxlrej {
     char ord_status;             /* 39 OrdStatus (required) */
     char response_to;            /* 434 CxlRejResponseTo: '1' cancel, '2' replace */
 } desk_fix_cxlrej_t;
+
+/*
+ * Account messages (FIX 4.4 Volume 5, "Post-Trade": Position Maintenance and
+ * Collateral Management; fields as FIX44.xml defines them).  Decoded views
+ * borrow the message.  Cold: a few per reconcile period.
+ */
+
+/* RequestForPositionsAck (35=AO). */
+typedef struct desk_fix_posack {
+    desk_fix_sv_t pos_req_id; /* 710 PosReqID (empty when absent) */
+    desk_fix_sv_t text;       /* 58 Text (may be empty) */
+    int32_t total;            /* 727 TotalNumPosReports, -1 when absent */
+    int32_t result;           /* 728 PosReqResult (required): 0 valid, 1 invalid or
+                                 unsupported, 2 no positions, 3 not authorized,
+                                 4 not supported, 99 other */
+    int32_t status;           /* 729 PosReqStatus (required): 0 completed,
+                                 1 with warnings, 2 rejected */
+} desk_fix_posack_t;
+
+/* PositionReport (35=AP): one instrument's position. */
+typedef struct desk_fix_posrpt {
+    desk_fix_sv_t pos_req_id; /* 710 PosReqID (empty when absent) */
+    desk_fix_sv_t symbol;     /* 55 Symbol (required here: desk maps by it) */
+    desk_fix_sv_t account;    /* 1 Account (may be empty) */
+    int32_t total;            /* 727 TotalNumPosReports, -1 when absent */
+    int32_t result;           /* 728 PosReqResult (required) */
+    uint8_t unsolicited;      /* 325 UnsolicitedIndicator = Y */
+    uint8_t have_fin;         /* a PosType FIN entry was present */
+    uint8_t npos;             /* NoPositions entries read (capped at 255) */
+    int64_t qty;              /* net position, 1e-8: LongQty - ShortQty of the FIN
+                                 entry if there is one, else the sum over the SOD
+                                 and TQ entries; other PosTypes are ignored */
+    int64_t settl_px;         /* 730 SettlPrice, 1e-8 (0 when absent) */
+} desk_fix_posrpt_t;
+
+/* CollateralReport (35=BA). */
+typedef struct desk_fix_collrpt {
+    desk_fix_sv_t coll_rpt_id; /* 908 CollRptID (required) */
+    desk_fix_sv_t inquiry_id;  /* 909 CollInquiryID (empty when absent) */
+    desk_fix_sv_t currency;    /* 15 Currency (may be empty) */
+    int32_t status;            /* 910 CollStatus (required) */
+    int32_t total;             /* 911 TotNumReports, -1 when absent */
+    uint8_t have_cash;         /* 901 was present */
+    uint8_t have_excess;       /* 899 was present */
+    uint8_t have_net;          /* 900 was present */
+    int64_t cash;              /* 901 CashOutstanding, money 1e-8: desk reads it as the
+                                  account's cash balance */
+    int64_t margin_excess;     /* 899 MarginExcess, money 1e-8 (may be negative):
+                                  desk reads it as the venue's buying power */
+    int64_t net_value;         /* 900 TotalNetValue, money 1e-8 */
+} desk_fix_collrpt_t;
+
+/* CollateralInquiryAck (35=BG). */
+typedef struct desk_fix_collack {
+    desk_fix_sv_t inquiry_id; /* 909 CollInquiryID (required) */
+    desk_fix_sv_t text;       /* 58 Text (may be empty) */
+    int32_t status;           /* 945 CollInquiryStatus (required): 4 = rejected */
+    int32_t result;           /* 946 CollInquiryResult, -1 when absent */
+} desk_fix_collack_t;
 
 /* ------------------------------------------------------------- parsing */
 
@@ -418,6 +519,35 @@ int desk_fix_exec_to_vevent(const desk_fix_exec_t *x, uint64_t order_id, uint32_
 int desk_fix_cxlrej_to_vevent(const desk_fix_cxlrej_t *x, uint64_t order_id, uint32_t instrument,
                               uint64_t now_ns, desk_vevent_t *ev);
 
+/*
+ * Decode a RequestForPositionsAck (35=AO).  Required: 728, 729.  Returns 0,
+ * -EINVAL (not 35=AO) or -EBADMSG (a required field missing or not an
+ * integer).  Pure; cold.
+ */
+int desk_fix_posack_decode(const desk_fix_msg_t *m, desk_fix_posack_t *x);
+
+/*
+ * Decode a PositionReport (35=AP).  Required: 728 and 55; the PositionQty
+ * group (702) is read flat: each entry starts at its 703 PosType, LongQty
+ * 704 and ShortQty 705 (>= 0) belong to the entry before them.  Returns 0,
+ * -EINVAL (not 35=AP), -EBADMSG (a required field missing, a quantity that
+ * is not a decimal >= 0 or outside an entry) or -ERANGE.  Pure; cold.
+ */
+int desk_fix_posrpt_decode(const desk_fix_msg_t *m, desk_fix_posrpt_t *x);
+
+/*
+ * Decode a CollateralReport (35=BA).  Required: 908, 910; 901, 899 and 900
+ * are optional (have_*).  Returns 0, -EINVAL (not 35=BA), -EBADMSG or
+ * -ERANGE.  Pure; cold.
+ */
+int desk_fix_collrpt_decode(const desk_fix_msg_t *m, desk_fix_collrpt_t *x);
+
+/*
+ * Decode a CollateralInquiryAck (35=BG).  Required: 909, 945.  Returns 0,
+ * -EINVAL (not 35=BG) or -EBADMSG.  Pure; cold.
+ */
+int desk_fix_collack_decode(const desk_fix_msg_t *m, desk_fix_collack_t *x);
+
 /* ------------------------------------------------------------- encoding */
 
 /*
@@ -533,6 +663,26 @@ void desk_fix_put_reject(desk_fix_enc_t *e, uint64_t ref_seq, uint32_t ref_tag,
 
 /* Logout (35=5), with 58 Text = text[0..n) if n > 0. */
 void desk_fix_put_logout(desk_fix_enc_t *e, const char *text, size_t n);
+
+/*
+ * RequestForPositions (35=AN), every field FIX44.xml requires: 710 PosReqID
+ * = id[0..n), 724 PosReqType = 0 (positions), 263 SubscriptionRequestType =
+ * 0 (snapshot), 1 Account = acct[0..acct_len), 581 AccountType = 1 (carried
+ * customer side), 715 ClearingBusinessDate = the UTC date of now_ns
+ * (YYYYMMDD), 60 TransactTime = now_ns.  The Parties component, required
+ * by the dictionary, has no required field and is left out.  -EINVAL if id
+ * or acct is empty.  Cold.
+ */
+void desk_fix_put_position_request(desk_fix_enc_t *e, const char *id, size_t n, const char *acct,
+                                   size_t acct_len, uint64_t now_ns);
+
+/*
+ * CollateralInquiry (35=BB) (FIX44.xml requires no field): 909
+ * CollInquiryID = id[0..n), 263 SubscriptionRequestType = 0 (snapshot),
+ * 1 Account = acct[0..acct_len).  -EINVAL if id or acct is empty.  Cold.
+ */
+void desk_fix_put_collateral_inquiry(desk_fix_enc_t *e, const char *id, size_t n, const char *acct,
+                                     size_t acct_len);
 
 #ifdef __cplusplus
 }

@@ -26,17 +26,25 @@
  * as QuickFIX does, the health goes DEGRADED ("garbled stream") and the next
  * good message shows the gap; the health is UP again once the gap is filled.
  *
- * Outbound: every message takes next_out; application messages (D, F, G)
- * are also recorded in a preallocated ring indexed by MsgSeqNum (the
- * command, the symbol and the original SendingTime), so a ResendRequest is
- * answered by re-encoding them with 43=Y and 122 = the original time (same
- * 34, same body, TransactTime included).  Admin messages, numbers that fell
+ * Outbound: every message takes next_out; application messages (D, F, G,
+ * and the requests H, AN, BB) are also recorded in a preallocated ring
+ * indexed by MsgSeqNum (the command, the symbol and the original
+ * SendingTime), so a ResendRequest is answered by re-encoding them with
+ * 43=Y and 122 = the original time (same 34, same body, TransactTime
+ * included).  Admin messages, numbers that fell
  * out of the ring (or were sent before a restart) and NewOrderSingles older
  * than max_resend_age_ms are covered by SequenceReset-GapFill (35=4, 123=Y,
  * 43=Y).  A stale NewOrderSingle the venue never acknowledged is reported
  * REJECTED (DESK_REJ_VENUE) with a log line saying why; one it did
  * acknowledge is just gap-filled.  While a resend is in progress new orders
  * get -EBUSY (the router retries them).
+ *
+ * After every Logon (once the resend and the recovery requests are out):
+ * an OrderStatusRequest (H) per live order, whose answer settles what the
+ * connection lost (catch-up fills included), then the account requests
+ * (RequestForPositions AN, CollateralInquiry BB), again every
+ * reconcile_interval; their answers (AO, AP, BA, BG) make one
+ * desk_account_report_t (session.h, README.md).
  *
  * Heartbeats: a Heartbeat after HeartBtInt of outbound silence; after 1.2 x
  * HeartBtInt of inbound silence a TestRequest and DEGRADED ("missed
@@ -213,6 +221,9 @@ enum {
     OF_KNOWN = 2, /* the venue sent an ExecutionReport about it */
     OF_DONE = 4,  /* finished (in the done queue) */
     OF_STALE = 8, /* reported REJECTED as a stale NewOrderSingle */
+    /* status requests */
+    OF_RECOV = 16, /* recovered (adopted): its recovery status request is not answered yet */
+    OF_ASK = 32,   /* live at a Logon: its status request is still to be sent */
 };
 
 /* One order as the session knows it. */
@@ -224,6 +235,14 @@ struct fix_order {
     uint8_t ncl;          /* entries of cl in use */
     uint8_t clhead;       /* next cl entry to write */
     uint8_t answered;     /* bit i: the request cl[i] has had its answer */
+    uint8_t side;         /* desk_side_t (status requests name it) */
+    uint8_t pend_type;    /* 'F' or 'G' while pend_cl is set */
+    uint8_t ask_req;      /* ask_cl is the pending request's ClOrdID */
+    uint8_t pad_;         /* zero */
+    uint64_t live_cl;     /* the order's current ClOrdID (NEW, then each REPLACED) */
+    uint64_t pend_cl;     /* cancel/replace request in flight, 0: none */
+    uint64_t ask_cl;      /* ClOrdID of the status request in flight, 0: none */
+    int64_t cum;          /* highest CumQty the venue reported, 1e-8 */
 };
 
 /* One sent application message, kept for resend. */
@@ -234,7 +253,7 @@ struct fix_sent {
     desk_vcmd_t cmd;           /* the command it encodes */
     char sym[DESK_SYMBOL_MAX]; /* the symbol (not NUL terminated when full) */
     uint8_t sym_len;           /* its length */
-    char type;                 /* 'D', 'F' or 'G' */
+    char type;                 /* 'D', 'F', 'G', 'H', 'N' (35=AN) or 'B' (35=BB): app_type() */
 };
 
 /* On-disk sequence-number record; two of them, written alternately. */
@@ -268,6 +287,7 @@ struct desk_fix_session {
     int store_fd;                         /* its descriptor, -1 for none */
     uint64_t store_gen;                   /* generation of the last record written */
     desk_fix_io_t io;                     /* the outside world (copy) */
+    desk_fix_account_fn account_fn;       /* account reports go here (NULL: none asked) */
     desk_fix_tmpl_t tmpl;                 /* 49/56 and the SendingTime cache */
 
     uint8_t state;          /* desk_fix_state_t */
@@ -322,6 +342,36 @@ struct desk_fix_session {
     uint32_t ask_cap;      /* entries allocated */
     uint32_t ask_sent;     /* 1 once the status requests went out */
     uint32_t ask_next;     /* next ask to send on this connection */
+
+    desk_instrument_t *instr; /* this connector's instruments (owned copy) */
+    uint32_t ninstr;          /* entries */
+    uint32_t live_scan;       /* live-order status requests: next order entry to look at */
+    uint32_t live_left;       /* orders flagged OF_ASK at the last Logon, not yet asked */
+    char account[DESK_FIX_ACCOUNT_MAX + 1]; /* Account (1) of the account requests */
+
+    /* Account requests (35=AN / 35=BB) and their answers: one round at a time. */
+    uint8_t acct_pos_on;        /* positions asked (until the venue refuses them) */
+    uint8_t acct_bal_on;        /* balance asked (likewise) */
+    uint8_t acct_round;         /* a round is open (requests sent or to send) */
+    uint8_t acct_send_pos;      /* the round's 35=AN is still to be sent */
+    uint8_t acct_send_bal;      /* the round's 35=BB is still to be sent */
+    uint8_t acct_pos_done;      /* the round's positions are complete */
+    uint8_t acct_bal_done;      /* the round's balance is complete */
+    uint8_t acct_busy_noted;    /* logged that deskd refused a report with -EBUSY */
+    uint8_t acct_late_noted;    /* logged that a round went unanswered */
+    uint8_t acct_unknown_noted; /* logged a position in a symbol that is not ours */
+    uint8_t acct_pad_[2];       /* zero */
+    uint64_t acct_next;         /* mono when the next round is due */
+    uint64_t acct_n;            /* rounds started: request ids p<n> and c<n> */
+    uint64_t acct_pos_seq;      /* MsgSeqNum of the round's 35=AN (0: none) */
+    uint64_t acct_bal_seq;      /* MsgSeqNum of the round's 35=BB */
+    int32_t acct_pos_total;     /* position reports announced (727), -1: not yet */
+    uint32_t acct_pos_got;      /* position reports received */
+    uint64_t acct_venue_ns;     /* SendingTime of the last answer of the round */
+    int64_t *acct_qty;          /* [ninstr] the round's positions (owned) */
+    desk_position_t *acct_out;  /* [ninstr] the report's pos[] (owned) */
+    desk_balance_t acct_bal;    /* the round's balance */
+    uint64_t acct_logged;       /* hash of the last account logged (0: none) */
 };
 
 /* b - a, or 0 when a is later: order ops stamp times with desk_now_ns(),
@@ -755,15 +805,60 @@ static int send_logout(desk_fix_session_t *s, const char *text, uint64_t mono, u
 
 /* ---- application messages out -------------------------------------------- */
 
-static void put_app(desk_fix_enc_t *e, char type, const desk_vcmd_t *cmd, const char *sym,
-                    size_t sym_len, uint64_t wall)
+/*
+ * Application messages kept for resend, by their one-byte kind: 'D', 'F',
+ * 'G' (orders), 'H' (OrderStatusRequest), 'N' (RequestForPositions
+ * "p<cmd.cl_ord_id>") and 'B' (CollateralInquiry "c<cmd.cl_ord_id>").  The
+ * requests are kept too: sent right after a Logon, they would otherwise be
+ * gap-filled (lost) when the venue asks for a resend of the numbers around
+ * the Logon, which it does whenever the last Logout was not exchanged.
+ */
+static const char *app_type(char kind)
 {
-    if (type == 'D')
+    switch (kind) {
+    case 'D':
+        return "D";
+    case 'F':
+        return "F";
+    case 'G':
+        return "G";
+    case 'H':
+        return "H";
+    case 'N':
+        return "AN";
+    default:
+        return "BB";
+    }
+}
+
+static void put_app(desk_fix_session_t *s, desk_fix_enc_t *e, char kind, const desk_vcmd_t *cmd,
+                    const char *sym, size_t sym_len, uint64_t wall)
+{
+    char id[24];
+    int n;
+
+    switch (kind) {
+    case 'D':
         desk_fix_put_new_order(e, cmd, sym, sym_len, wall);
-    else if (type == 'F')
+        break;
+    case 'F':
         desk_fix_put_cancel(e, cmd, sym, sym_len, wall);
-    else
+        break;
+    case 'G':
         desk_fix_put_replace(e, cmd, sym, sym_len, wall);
+        break;
+    case 'H':
+        desk_fix_put_status(e, cmd, sym, sym_len);
+        break;
+    case 'N':
+        n = snprintf(id, sizeof id, "p%llu", (unsigned long long)cmd->cl_ord_id);
+        desk_fix_put_position_request(e, id, (size_t)n, s->account, strlen(s->account), wall);
+        break;
+    default:
+        n = snprintf(id, sizeof id, "c%llu", (unsigned long long)cmd->cl_ord_id);
+        desk_fix_put_collateral_inquiry(e, id, (size_t)n, s->account, strlen(s->account));
+        break;
+    }
 }
 
 /* Encode and send one application message with next_out; record it for
@@ -772,13 +867,12 @@ static int app_send(desk_fix_session_t *s, char type, const desk_vcmd_t *cmd, co
                     size_t sym_len, uint64_t mono, uint64_t wall)
 {
     desk_fix_enc_t e;
-    const char ts[2] = {type, '\0'};
     uint64_t seq = s->next_out;
 
-    if (sym_len == 0 || sym_len > DESK_SYMBOL_MAX)
+    if (sym_len > DESK_SYMBOL_MAX || (sym_len == 0 && type != 'N' && type != 'B'))
         return -EINVAL;
-    enc_begin(s, &e, ts, seq, wall);
-    put_app(&e, type, cmd, sym, sym_len, wall);
+    enc_begin(s, &e, app_type(type), seq, wall);
+    put_app(s, &e, type, cmd, sym, sym_len, wall);
     int rc = enc_send(s, &e, mono, 1);
     if (rc != 0)
         return rc;
@@ -787,7 +881,8 @@ static int app_send(desk_fix_session_t *s, char type, const desk_vcmd_t *cmd, co
     r->wall_ns = wall;
     r->mono_ns = mono;
     r->cmd = *cmd;
-    memcpy(r->sym, sym, sym_len);
+    if (sym_len)
+        memcpy(r->sym, sym, sym_len);
     r->sym_len = (uint8_t)sym_len;
     r->type = type;
     return 0;
@@ -823,6 +918,8 @@ int desk_fix_session_new(desk_fix_session_t *s, const desk_vcmd_t *cmd, const ch
     }
     s->ord[i].order_id = cmd->order_id;
     s->ord[i].instrument = cmd->instrument;
+    s->ord[i].side = cmd->side;
+    s->ord[i].live_cl = cmd->cl_ord_id;
     return 0;
 }
 
@@ -854,8 +951,14 @@ static int cxl_or_replace(desk_fix_session_t *s, char type, const desk_vcmd_t *c
             order_unalloc(s, i);
         return rc;
     }
-    s->ord[i].order_id = cmd->order_id;
-    s->ord[i].instrument = cmd->instrument;
+    struct fix_order *o = &s->ord[i];
+    o->order_id = cmd->order_id;
+    o->instrument = cmd->instrument;
+    o->side = cmd->side;
+    if (fresh)
+        o->live_cl = cmd->orig_cl_ord_id;
+    o->pend_cl = cmd->cl_ord_id;
+    o->pend_type = (uint8_t)type;
     return 0;
 }
 
@@ -889,6 +992,9 @@ int desk_fix_session_adopt(desk_fix_session_t *s, const desk_vcmd_t *cmd, const 
     s->ord[i].order_id = cmd->order_id;
     s->ord[i].instrument = cmd->instrument;
     s->ord[i].flags |= OF_KNOWN; /* sent by an earlier run: never reported stale */
+    s->ord[i].side = cmd->side;
+    s->ord[i].live_cl = cmd->cl_ord_id;
+    s->ord[i].pend_cl = cmd->orig_cl_ord_id; /* a request in flight (type not known) */
     /* Ask the venue once logged on (cold path: recovery only). */
     if (sym_len == 0 || sym_len > DESK_SYMBOL_MAX)
         return 0;
@@ -908,12 +1014,13 @@ int desk_fix_session_adopt(desk_fix_session_t *s, const desk_vcmd_t *cmd, const 
     memcpy(a->sym, sym, sym_len);
     a->sym_len = (uint8_t)sym_len;
     s->ask_sent = 0;
+    s->ord[i].flags |= OF_RECOV; /* asked by the recovery request, not the Logon's */
     return 0;
 }
 
 /* Send an OrderStatusRequest for every recovered order not answered yet
  * (after each Logon and its resend: a request lost with a dropped connection
- * is asked again).  Not kept for resend: gap-filled if asked. */
+ * is asked again).  Kept for resend like the orders (app_send). */
 static int send_asks(desk_fix_session_t *s, uint64_t mono, uint64_t wall)
 {
     int n = 0;
@@ -921,12 +1028,9 @@ static int send_asks(desk_fix_session_t *s, uint64_t mono, uint64_t wall)
     for (uint32_t k = s->ask_next; k < s->nask; s->ask_next = ++k) {
         if (s->ask[k].answered)
             continue;
-        desk_fix_enc_t e;
         desk_vcmd_t c = s->ask[k].cmd;
         c.cl_ord_id = s->ask[k].cl;
-        enc_begin(s, &e, "H", s->next_out, wall);
-        desk_fix_put_status(&e, &c, s->ask[k].sym, s->ask[k].sym_len);
-        int rc = enc_send(s, &e, mono, 1);
+        int rc = app_send(s, 'H', &c, s->ask[k].sym, s->ask[k].sym_len, mono, wall);
         if (rc == -EBUSY)
             return n;                 /* the rest on a later tick */
         s->ask[k].answered = rc != 0; /* unsendable: left to the resend */
@@ -951,6 +1055,9 @@ static int on_status(desk_fix_session_t *s, uint32_t i, const desk_fix_exec_t *x
     if (a == NULL)
         return 0;
     a->answered = 1;
+    s->ord[i].flags &= (uint8_t)~OF_RECOV;
+    if (x->cum_qty > s->ord[i].cum)
+        s->ord[i].cum = x->cum_qty;
     memset(ev, 0, sizeof *ev);
     ev->order_id = s->ord[i].order_id;
     ev->instrument = s->ord[i].instrument;
@@ -965,6 +1072,8 @@ static int on_status(desk_fix_session_t *s, uint32_t i, const desk_fix_exec_t *x
         slog(s, "fix: recovery: venue does not know d%llu: %s", (unsigned long long)a->cl,
              a->req ? "request refused" : "order rejected");
         ev->type = a->req ? DESK_EV_CANCEL_REJECT : DESK_EV_REJECT;
+        if (a->req)
+            s->ord[i].pend_cl = 0;
         return 1;
     }
     if (x->cum_qty > 0) {
@@ -991,6 +1100,516 @@ static int on_status(desk_fix_session_t *s, uint32_t i, const desk_fix_exec_t *x
     default:
         return 0; /* filled or rejected: the resend carried those reports */
     }
+}
+
+/* ---- status requests about live orders after a Logon ---------------------- */
+
+/* The symbol of instrument `id` (not NUL terminated when full), or NULL when
+ * it is not one of the session's.  Cold: a linear scan. */
+static const char *instr_sym(const desk_fix_session_t *s, uint32_t id, size_t *len)
+{
+    for (uint32_t k = 0; k < s->ninstr; k++)
+        if (s->instr[k].id == id) {
+            *len = strnlen(s->instr[k].symbol, DESK_SYMBOL_MAX);
+            return s->instr[k].symbol;
+        }
+    return NULL;
+}
+
+/*
+ * At every Logon: flag each live order for an OrderStatusRequest.  The
+ * resend normally brings what the venue sent while the connection was down,
+ * but nothing does when either side reset the sequence numbers, or when the
+ * venue gap-fills instead of resending; asking costs one message per live
+ * order and settles both.  Recovered orders have their own request (asks).
+ * Cold: one pass over the order table per Logon.
+ */
+static void flag_live(desk_fix_session_t *s)
+{
+    s->live_scan = 0;
+    s->live_left = 0;
+    for (uint32_t i = 0; i < s->cfg.max_orders; i++) {
+        struct fix_order *o = &s->ord[i];
+        o->ask_cl = 0;
+        o->flags &= (uint8_t)~OF_ASK;
+        if ((o->flags & OF_USED) && !(o->flags & (OF_DONE | OF_STALE | OF_RECOV)) && o->live_cl) {
+            o->flags |= OF_ASK;
+            s->live_left++;
+        }
+    }
+    if (s->live_left)
+        slog(s, "fix: logged on: asking the venue about %u live order(s) (OrderStatusRequest 35=H)",
+             s->live_left);
+}
+
+/* Send the status requests flagged at the Logon: about the order's pending
+ * cancel/replace when there is one (its fate is what is unknown), else about
+ * the order.  Kept for resend (app_send).  Returns the messages sent. */
+static int send_live_asks(desk_fix_session_t *s, uint64_t mono, uint64_t wall)
+{
+    int n = 0;
+
+    for (; s->live_left > 0 && s->live_scan < s->cfg.max_orders; s->live_scan++) {
+        struct fix_order *o = &s->ord[s->live_scan];
+        if (!(o->flags & OF_ASK))
+            continue;
+        size_t len = 0;
+        const char *sym = instr_sym(s, o->instrument, &len);
+        desk_vcmd_t c = {0};
+        c.side = o->side;
+        c.cl_ord_id = o->pend_cl ? o->pend_cl : o->live_cl;
+        if (sym != NULL && !(o->flags & OF_DONE)) {
+            c.instrument = o->instrument;
+            c.order_id = o->order_id;
+            int rc = app_send(s, 'H', &c, sym, len, mono, wall);
+            if (rc == -EBUSY)
+                return n; /* the rest on a later tick */
+            if (rc == 0) {
+                o->ask_cl = c.cl_ord_id;
+                o->ask_req = o->pend_cl != 0;
+                s->st.status_asks++;
+                n++;
+            }
+        }
+        o->flags &= (uint8_t)~OF_ASK;
+        s->live_left--;
+    }
+    s->live_left = 0;
+    return n;
+}
+
+/* The venue's answer (150=I) about live order entry i.  `was_known`: the
+ * venue had answered the order before this report.  Emits what the desk has
+ * not been told (the rules are in session.h, after desk_fix_session_adopt). */
+static void on_live_status(desk_fix_session_t *s, uint32_t i, const desk_fix_exec_t *x,
+                           int was_known, uint64_t mono)
+{
+    struct fix_order *o = &s->ord[i];
+    uint64_t asked = o->ask_cl;
+    int req = o->ask_req;
+    desk_vevent_t ev = {0};
+
+    o->ask_cl = 0;
+    ev.order_id = o->order_id;
+    ev.instrument = o->instrument;
+    ev.exec_id = desk_fix_exec_id(x->exec_id.p, x->exec_id.len);
+    ev.cum_qty = x->cum_qty;
+    ev.venue_ns = mono;
+    ev.reason = DESK_REJ_VENUE;
+    if (!exec_first(s, ev.exec_id))
+        return; /* a repeat of this answer */
+    int unknown =
+        x->ord_status == '8' && x->order_id.len == 4 && memcmp(x->order_id.p, "NONE", 4) == 0;
+    int k = order_cl_index(o, asked);
+    if (unknown) {
+        if (o->flags & OF_DONE)
+            return;
+        if (req && o->pend_cl == asked) {
+            slog(s, "fix: after the reconnect the venue does not know request d%llu: CANCEL_REJECT",
+                 (unsigned long long)asked);
+            if (k >= 0)
+                o->answered |= (uint8_t)(1u << k);
+            o->pend_cl = 0;
+            ev.type = DESK_EV_CANCEL_REJECT;
+            emit(s, &ev);
+        } else if (!req && !was_known) {
+            slog(s, "fix: after the reconnect the venue does not know order d%llu: REJECTED",
+                 (unsigned long long)asked);
+            ev.type = DESK_EV_REJECT;
+            order_done(s, i);
+            emit(s, &ev);
+        } else {
+            slog(s,
+                 "fix: the venue no longer knows d%llu, which it acknowledged before the "
+                 "reconnect: left open (check the order at the venue)",
+                 (unsigned long long)asked);
+        }
+        return;
+    }
+    if (x->cum_qty > o->cum) {
+        /* Fills the session never saw (lost with a sequence reset, or
+         * gap-filled by the venue): the router applies the difference. */
+        char a[24], b[24];
+        desk_fixed_format(x->cum_qty, 0, a, sizeof a);
+        desk_fixed_format(o->cum, 0, b, sizeof b);
+        slog(s, "fix: d%llu: the venue's CumQty %s is above the %s reported: catch-up FILL",
+             (unsigned long long)asked, a, b);
+        desk_vevent_t f = ev;
+        f.type = DESK_EV_FILL;
+        f.flags = DESK_VEV_CATCHUP;
+        f.last_px = x->avg_px;
+        f.exec_id = ev.exec_id ^ 0x5a5a5a5a5a5a5a5aull; /* distinct from the status's own */
+        o->cum = x->cum_qty;
+        emit(s, &f);
+    }
+    if (o->flags & OF_DONE)
+        return; /* its own final report came (resend) */
+    switch (x->ord_status) {
+    case '0':
+    case '1':
+        if (!req) {
+            if (!was_known) {
+                ev.type = DESK_EV_ACK; /* the ack itself was lost */
+                emit(s, &ev);
+            }
+        } else if (o->pend_cl == asked && o->pend_type == 'F') {
+            /* The order is still live after the cancel: refused (the
+             * OrderCancelReject was lost). */
+            if (k >= 0)
+                o->answered |= (uint8_t)(1u << k);
+            o->pend_cl = 0;
+            ev.type = DESK_EV_CANCEL_REJECT;
+            emit(s, &ev);
+        } else if (o->pend_cl == asked) {
+            slog(s,
+                 "fix: after the reconnect the outcome of replace d%llu is not known: left "
+                 "pending (check the order at the venue)",
+                 (unsigned long long)asked);
+        }
+        return;
+    case '2':
+        order_done(s, i); /* filled: the fills (or the catch-up) said so */
+        return;
+    case '4':
+    case 'C':
+        ev.type = x->ord_status == '4' ? DESK_EV_CANCELED : DESK_EV_EXPIRED;
+        if (k >= 0 && o->pend_cl == asked)
+            o->answered |= (uint8_t)(1u << k);
+        o->pend_cl = 0;
+        order_done(s, i);
+        emit(s, &ev);
+        return;
+    case '8':
+        if (!req && !was_known) {
+            ev.type = DESK_EV_REJECT;
+            order_done(s, i);
+            emit(s, &ev);
+        }
+        return;
+    default:
+        return; /* pending states: their reports follow */
+    }
+}
+
+/* ---- account requests (35=AN, 35=BB) and reports -------------------------- */
+
+/*
+ * One round: RequestForPositions "p<n>" and CollateralInquiry "c<n>" go out
+ * together after each Logon (once the resend and the status requests are
+ * out, so the venue answers those first) and every reconcile_interval_ns;
+ * the answers are matched by PosReqID / CollInquiryID, and the report goes
+ * to deskd when every part asked for is complete.  A round still open when
+ * the next is due is dropped (logged once).  Cold: a few messages a period.
+ */
+
+static int sv_is2(desk_fix_sv_t v, const char *t)
+{
+    return v.len == 2 && memcmp(v.p, t, 2) == 0;
+}
+
+static int acct_wanted(const desk_fix_session_t *s)
+{
+    return s->account_fn != NULL && (s->acct_pos_on || s->acct_bal_on);
+}
+
+/* 1 when v is the id of the current round ("p<n>" or "c<n>"). */
+static int acct_id_is(const desk_fix_session_t *s, char kind, desk_fix_sv_t v)
+{
+    char id[24];
+    int n = snprintf(id, sizeof id, "%c%llu", kind, (unsigned long long)s->acct_n);
+
+    return s->acct_round && v.len == (uint32_t)n && memcmp(v.p, id, (size_t)n) == 0;
+}
+
+static void acct_start(desk_fix_session_t *s, uint64_t mono)
+{
+    if (s->acct_round && !s->acct_late_noted) {
+        s->acct_late_noted = 1;
+        slog(s,
+             "fix: the venue has not answered account request round %llu in full (%s%s): "
+             "starting the next",
+             (unsigned long long)s->acct_n, s->acct_pos_done ? "" : "positions ",
+             s->acct_bal_done ? "" : "balance");
+    }
+    s->acct_n++;
+    s->acct_round = 1;
+    s->acct_send_pos = s->acct_pos_on;
+    s->acct_send_bal = s->acct_bal_on;
+    s->acct_pos_done = !s->acct_pos_on;
+    s->acct_bal_done = !s->acct_bal_on;
+    s->acct_pos_seq = s->acct_bal_seq = 0;
+    s->acct_pos_total = -1;
+    s->acct_pos_got = 0;
+    s->acct_venue_ns = 0;
+    memset(s->acct_qty, 0, (size_t)s->ninstr * sizeof *s->acct_qty);
+    memset(&s->acct_bal, 0, sizeof s->acct_bal);
+    s->st.account_rounds++;
+    s->acct_next = s->cfg.reconcile_interval_ns ? mono + s->cfg.reconcile_interval_ns : UINT64_MAX;
+}
+
+/* Send what the round still has to send.  Returns the messages sent. */
+static int acct_send(desk_fix_session_t *s, uint64_t mono, uint64_t wall)
+{
+    desk_vcmd_t c = {0};
+    int n = 0;
+
+    c.cl_ord_id = s->acct_n; /* the round's number: ids p<n> and c<n> */
+    if (s->acct_send_pos) {
+        uint64_t seq = s->next_out;
+        int rc = app_send(s, 'N', &c, "", 0, mono, wall);
+        if (rc == -EBUSY)
+            return n;
+        s->acct_send_pos = 0;
+        if (rc == 0) {
+            s->acct_pos_seq = seq;
+            n++;
+        }
+    }
+    if (s->acct_send_bal) {
+        uint64_t seq = s->next_out;
+        int rc = app_send(s, 'B', &c, "", 0, mono, wall);
+        if (rc == -EBUSY)
+            return n;
+        s->acct_send_bal = 0;
+        if (rc == 0) {
+            s->acct_bal_seq = seq;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* A part of the account the venue does not support: off for good, one line. */
+static void acct_refused(desk_fix_session_t *s, int positions, const char *why)
+{
+    if (positions ? !s->acct_pos_on : !s->acct_bal_on)
+        return;
+    if (positions) {
+        s->acct_pos_on = 0;
+        s->acct_pos_done = 1;
+        s->acct_send_pos = 0;
+    } else {
+        s->acct_bal_on = 0;
+        s->acct_bal_done = 1;
+        s->acct_send_bal = 0;
+    }
+    slog(s, "fix: the venue does not support %s (%s): %s reports off for this session",
+         positions ? "RequestForPositions (35=AN)" : "CollateralInquiry (35=BB)", why,
+         positions ? "position" : "balance");
+}
+
+/* Hash of what the log line shows, so an unchanged account is not logged again. */
+static uint64_t acct_hash(const desk_account_report_t *r)
+{
+    uint64_t h = fnv1a(&r->flags, sizeof r->flags) ^ fnv1a(&r->balance, sizeof r->balance);
+
+    return (h ^ fnv1a(r->pos, (size_t)r->npos * sizeof *r->pos)) | 1;
+}
+
+/* Log the venue's account when it differs from the last one logged. */
+static DESK_COLD void acct_log(desk_fix_session_t *s, const desk_account_report_t *r)
+{
+    char line[512], a[24], b[24];
+    int n = 0;
+    uint64_t h = acct_hash(r);
+
+    if (h == s->acct_logged)
+        return;
+    s->acct_logged = h;
+    if (r->flags & DESK_REPORT_BALANCE) {
+        desk_fixed_format(r->balance.cash, 0, a, sizeof a);
+        desk_fixed_format(r->balance.buying_power, 0, b, sizeof b);
+        n += snprintf(line + n, sizeof line - (size_t)n, " cash %s, buying power %s;", a, b);
+    }
+    if (r->flags & DESK_REPORT_POSITIONS) {
+        n += snprintf(line + n, sizeof line - (size_t)n, " positions:%s", r->npos ? "" : " none");
+        for (uint32_t k = 0; k < r->npos && n < (int)sizeof line - 64; k++) {
+            size_t len = 0;
+            const char *sym = instr_sym(s, r->pos[k].instrument, &len);
+            desk_fixed_format(r->pos[k].qty, 0, a, sizeof a);
+            n += snprintf(line + n, sizeof line - (size_t)n, "%s %.*s %s", k ? "," : "", (int)len,
+                          sym ? sym : "?", a);
+        }
+    }
+    slog(s, "fix: venue account:%s", line);
+}
+
+/* Every part asked for is in: hand the report to deskd. */
+static void acct_finish(desk_fix_session_t *s, uint64_t mono)
+{
+    desk_account_report_t r = {0};
+
+    if (!s->acct_round || !s->acct_pos_done || !s->acct_bal_done || s->acct_send_pos ||
+        s->acct_send_bal)
+        return;
+    s->acct_round = 0;
+    s->acct_late_noted = 0;
+    if (!acct_wanted(s))
+        return; /* the venue refused both parts */
+    if (s->acct_pos_on) {
+        r.flags |= DESK_REPORT_POSITIONS;
+        for (uint32_t k = 0; k < s->ninstr; k++)
+            if (s->acct_qty[k] != 0) {
+                desk_position_t *p = &s->acct_out[r.npos++];
+                memset(p, 0, sizeof *p);
+                p->instrument = s->instr[k].id;
+                p->qty = s->acct_qty[k];
+                p->avg_px = 0; /* FIX 4.4 PositionReport has no entry price */
+            }
+        r.pos = s->acct_out;
+    }
+    if (s->acct_bal_on) {
+        r.flags |= DESK_REPORT_BALANCE;
+        r.balance = s->acct_bal;
+    }
+    r.venue_ts_ns = s->acct_venue_ns;
+    acct_log(s, &r);
+    int rc = s->account_fn(&r, s->io.ctx);
+    if (rc == 0) {
+        s->st.account_reports++;
+        if (s->acct_busy_noted)
+            slog(s, "fix: deskd takes account reports again");
+        s->acct_busy_noted = 0;
+    } else if (rc == -EBUSY) {
+        /* deskd has not compared the previous report yet: this one is
+         * dropped and the next round tries again (after each Logon only:
+         * in a second). */
+        s->st.account_busy++;
+        if (s->cfg.reconcile_interval_ns == 0)
+            s->acct_next = mono + SEC;
+        if (!s->acct_busy_noted)
+            slog(s, "fix: deskd has not taken the previous account report (EBUSY): trying again "
+                    "next round");
+        s->acct_busy_noted = 1;
+    } else {
+        slog(s, "fix: deskd refused the account report: %s", strerror(-rc));
+    }
+}
+
+/* The local index of the instrument with this symbol, or -1. */
+static int instr_by_sym(const desk_fix_session_t *s, desk_fix_sv_t sym)
+{
+    for (uint32_t k = 0; k < s->ninstr; k++) {
+        size_t n = strnlen(s->instr[k].symbol, DESK_SYMBOL_MAX);
+        if (n == sym.len && memcmp(s->instr[k].symbol, sym.p, n) == 0)
+            return (int)k;
+    }
+    return -1;
+}
+
+/* 1 when PosReqResult / PosReqStatus say the venue will not answer. */
+static int pos_refused(int32_t result, int32_t status)
+{
+    return status == 2 || result == 1 || result == 3 || result == 4 || result == 99;
+}
+
+static void acct_positions_complete(desk_fix_session_t *s)
+{
+    if (s->acct_pos_total >= 0 && s->acct_pos_got >= (uint32_t)s->acct_pos_total)
+        s->acct_pos_done = 1;
+}
+
+/* RequestForPositionsAck (AO), PositionReport (AP), CollateralInquiryAck
+ * (BG), CollateralReport (BA): the answers of a round. */
+static void on_account_msg(desk_fix_session_t *s, const desk_fix_hdr_t *h, uint64_t mono)
+{
+    char t0 = h->msg_type.p[0], t1 = h->msg_type.p[1];
+    char why[64];
+    int rc;
+
+    if (t0 == 'A' && t1 == 'O') {
+        desk_fix_posack_t x;
+        if ((rc = desk_fix_posack_decode(&s->m, &x)) != 0 || !acct_id_is(s, 'p', x.pos_req_id))
+            goto ignored;
+        if (pos_refused(x.result, x.status)) {
+            snprintf(why, sizeof why, "RequestForPositionsAck 728=%d 729=%d", x.result, x.status);
+            acct_refused(s, 1, why);
+        } else if (x.result == 2) {
+            s->acct_pos_total = 0; /* no positions */
+        } else if (x.total >= 0) {
+            s->acct_pos_total = x.total;
+        }
+        acct_positions_complete(s);
+    } else if (t0 == 'A' && t1 == 'P') {
+        desk_fix_posrpt_t x;
+        if ((rc = desk_fix_posrpt_decode(&s->m, &x)) != 0 || !acct_id_is(s, 'p', x.pos_req_id) ||
+            x.unsolicited)
+            goto ignored;
+        if (x.result == 2) {
+            s->acct_pos_total = 0;
+        } else if (pos_refused(x.result, 0)) {
+            snprintf(why, sizeof why, "PositionReport 728=%d", x.result);
+            acct_refused(s, 1, why);
+        } else {
+            int k = instr_by_sym(s, x.symbol);
+            if (k >= 0) {
+                if (desk_fixed_add(s->acct_qty[k], x.qty, &s->acct_qty[k]) != 0)
+                    s->acct_qty[k] = x.qty;
+            } else if (!s->acct_unknown_noted) {
+                s->acct_unknown_noted = 1;
+                slog(s,
+                     "fix: PositionReport for '%.*s', not an instrument of this connector: "
+                     "ignored",
+                     svlen(x.symbol), x.symbol.p);
+            }
+            s->acct_pos_got++;
+            if (x.total >= 0)
+                s->acct_pos_total = x.total;
+        }
+        acct_positions_complete(s);
+    } else if (t0 == 'B' && t1 == 'G') {
+        desk_fix_collack_t x;
+        if ((rc = desk_fix_collack_decode(&s->m, &x)) != 0 || !acct_id_is(s, 'c', x.inquiry_id))
+            goto ignored;
+        if (x.status == 4) {
+            snprintf(why, sizeof why, "CollateralInquiryAck 945=4 946=%d", x.result);
+            acct_refused(s, 0, why);
+        }
+    } else if (t0 == 'B' && t1 == 'A') {
+        desk_fix_collrpt_t x;
+        if ((rc = desk_fix_collrpt_decode(&s->m, &x)) != 0 || !acct_id_is(s, 'c', x.inquiry_id))
+            goto ignored;
+        if (!x.have_cash) {
+            acct_refused(s, 0, "CollateralReport without CashOutstanding 901");
+        } else if (!s->acct_bal_done) {
+            /* One report: a venue with several (currencies) sends its
+             * account currency first. */
+            s->acct_bal.cash = x.cash;
+            s->acct_bal.buying_power = x.have_excess ? x.margin_excess : x.cash;
+            s->acct_bal_done = 1;
+        }
+    } else {
+        slog(s, "fix: unsupported MsgType 35=%.*s: ignored", svlen(h->msg_type), h->msg_type.p);
+        return;
+    }
+    s->acct_venue_ns = h->sending_ns;
+    acct_finish(s, mono);
+    return;
+ignored:
+    if (rc != 0)
+        slog(s, "fix: unreadable 35=%.*s (%s): ignored", svlen(h->msg_type), h->msg_type.p,
+             strerror(-rc));
+    /* else: an answer to an earlier round (or unsolicited): not this round's */
+}
+
+/* A Reject or BusinessMessageReject naming one of our account requests
+ * (by RefMsgType, or RefSeqNum when 372 is absent).  Returns 1 if it did. */
+static int acct_reject(desk_fix_session_t *s, char type, int64_t ref, desk_fix_sv_t rtype,
+                       int64_t reason, uint64_t mono)
+{
+    int pos =
+        sv_is2(rtype, "AN") || (rtype.len == 0 && ref > 0 && (uint64_t)ref == s->acct_pos_seq);
+    int bal =
+        sv_is2(rtype, "BB") || (rtype.len == 0 && ref > 0 && (uint64_t)ref == s->acct_bal_seq);
+    char why[64];
+
+    if (!pos && !bal)
+        return 0;
+    snprintf(why, sizeof why, "%s %s=%lld", type == '3' ? "Reject" : "BusinessMessageReject",
+             type == '3' ? "373" : "380", (long long)reason);
+    acct_refused(s, pos, why);
+    acct_finish(s, mono);
+    return 1;
 }
 
 /* ---- answering a ResendRequest ------------------------------------------- */
@@ -1053,10 +1672,9 @@ static int resend_pump(desk_fix_session_t *s, uint64_t mono, uint64_t wall)
         desk_fix_enc_t e;
         if (resendable(s, q, mono)) {
             const struct fix_sent *r = &s->sent[q & s->sent_mask];
-            const char ts[2] = {r->type, '\0'};
-            enc_begin(s, &e, ts, q, wall);
+            enc_begin(s, &e, app_type(r->type), q, wall);
             desk_fix_enc_possdup(&e, r->wall_ns);
-            put_app(&e, r->type, &r->cmd, r->sym, r->sym_len, r->wall_ns);
+            put_app(s, &e, r->type, &r->cmd, r->sym, r->sym_len, r->wall_ns);
             if (enc_send(s, &e, mono, 0) != 0)
                 return n; /* no room: the rest goes from tick() */
             s->st.resent++;
@@ -1136,6 +1754,7 @@ static void on_exec(desk_fix_session_t *s, uint64_t mono)
              x.exec_type, (unsigned long long)x.cl_ord_id);
         return;
     }
+    int was_known = (o->flags & OF_KNOWN) != 0;
     o->flags |= OF_KNOWN;
     rc = desk_fix_exec_to_vevent(&x, o->order_id, o->instrument, mono, &ev);
     if (rc < 0) {
@@ -1150,16 +1769,26 @@ static void on_exec(desk_fix_session_t *s, uint64_t mono)
         emit(s, &ev);
         return;
     }
+    if (rc == 0 && x.exec_type == 'I' && o->ask_cl != 0 && o->ask_cl == x.cl_ord_id) {
+        on_live_status(s, i, &x, was_known, mono);
+        return;
+    }
     if (rc == 0)
         return; /* informational (pending states, restated, ...) */
     if (!exec_first(s, ev.exec_id)) {
         s->st.dup_execs++;
         return; /* a PossDup resend (or a venue repeat) of an ExecID already seen */
     }
+    if (x.cum_qty > o->cum)
+        o->cum = x.cum_qty;
     if (ev.type == DESK_EV_CANCELED || ev.type == DESK_EV_REPLACED) {
         int k = order_cl_index(o, x.cl_ord_id);
         if (k >= 0)
             o->answered |= (uint8_t)(1u << k);
+        if (ev.type == DESK_EV_REPLACED)
+            o->live_cl = x.cl_ord_id;
+        if (ev.type == DESK_EV_REPLACED || x.cl_ord_id == o->pend_cl)
+            o->pend_cl = 0;
     }
     if (is_terminal(x.ord_status))
         order_done(s, i);
@@ -1194,6 +1823,8 @@ static void on_cxlrej(desk_fix_session_t *s, uint64_t mono)
     }
     if (k >= 0)
         o->answered |= (uint8_t)(1u << k);
+    if (x.cl_ord_id == o->pend_cl)
+        o->pend_cl = 0;
     desk_fix_cxlrej_to_vevent(&x, o->order_id, o->instrument, mono, &ev);
     emit(s, &ev);
 }
@@ -1210,14 +1841,16 @@ static void on_reject(desk_fix_session_t *s, char type, uint64_t mono)
     (void)desk_fix_get_str(&s->m, DESK_FIX_Text, &text);
     (void)desk_fix_get_str(&s->m, DESK_FIX_RefMsgType, &rtype);
     s->st.session_rejects++;
+    if (acct_reject(s, type, ref, rtype, reason, mono))
+        return; /* the venue does not support an account request: logged once */
     slog(s, "fix: venue sent %s 45=%lld 372=%.*s %s=%lld: %.*s",
          type == '3' ? "Reject" : "BusinessMessageReject", (long long)ref, svlen(rtype), rtype.p,
          type == '3' ? "373" : "380", (long long)reason, svlen(text), text.p);
     if (ref <= 0)
         return;
     const struct fix_sent *r = &s->sent[(uint64_t)ref & s->sent_mask];
-    if (r->seq != (uint64_t)ref)
-        return;
+    if (r->seq != (uint64_t)ref || (r->type != 'D' && r->type != 'F' && r->type != 'G'))
+        return; /* not an order message (a refused status request settles nothing) */
     uint32_t i = map_get(&s->clmap, r->cmd.cl_ord_id);
     if (i == FIX_NONE)
         return;
@@ -1237,6 +1870,8 @@ static void on_reject(desk_fix_session_t *s, char type, uint64_t mono)
         if (k < 0 || (o->answered & (1u << k)))
             return;
         o->answered |= (uint8_t)(1u << k);
+        if (r->cmd.cl_ord_id == o->pend_cl)
+            o->pend_cl = 0;
         ev.type = DESK_EV_CANCEL_REJECT;
     }
     emit(s, &ev);
@@ -1329,6 +1964,10 @@ static void on_logon(desk_fix_session_t *s, const desk_fix_hdr_t *h, uint64_t mo
     s->state = DESK_FIX_ACTIVE;
     s->ask_sent = 0; /* status requests not yet answered go out again on this connection */
     s->ask_next = 0;
+    s->acct_round = 0; /* a round of the last connection will not be answered */
+    s->acct_send_pos = s->acct_send_bal = 0;
+    s->acct_next = 0;   /* a round right after the status requests */
+    s->acct_logged = 0; /* and its account is logged */
     s->st.logons++;
     s->testreq_at = 0;
     s->garbled = 0;
@@ -1344,6 +1983,7 @@ static void on_logon(desk_fix_session_t *s, const desk_fix_hdr_t *h, uint64_t mo
     slog(s, "fix: logged on as %s to %s (HeartBtInt %u s%s); next MsgSeqNum out %llu, in %llu",
          s->sender, s->target, s->cfg.heartbeat_s, s->sent_reset ? ", sequence reset" : "",
          (unsigned long long)s->next_out, (unsigned long long)s->next_in);
+    flag_live(s);
     update_health(s);
 }
 
@@ -1356,6 +1996,11 @@ static void dispatch(desk_fix_session_t *s, const desk_fix_hdr_t *h, int in_seq,
     char t = h->msg_type.len == 1 ? h->msg_type.p[0] : '\0';
     desk_fix_sv_t id;
 
+    if (h->msg_type.len == 2) {
+        if (in_seq)
+            on_account_msg(s, h, mono); /* AO, AP, BG, BA; others are logged */
+        return;
+    }
     switch (t) {
     case '0': /* Heartbeat: the sign of life is already counted */
         break;
@@ -1589,6 +2234,9 @@ void desk_fix_session_on_close(desk_fix_session_t *s, const char *why)
     if (s->in_dirty)
         store_save(s);
     s->state = DESK_FIX_DISCONNECTED;
+    s->live_left = 0;
+    s->acct_round = 0;
+    s->acct_send_pos = s->acct_send_bal = 0;
     s->resending = 0;
     s->gap = 0;
     s->testreq_at = 0;
@@ -1607,6 +2255,19 @@ int desk_fix_session_tick(desk_fix_session_t *s, uint64_t mono, uint64_t wall)
 
     if (DESK_UNLIKELY(s->nask && !s->ask_sent) && s->state == DESK_FIX_ACTIVE && !s->resending)
         work += send_asks(s, mono, wall);
+    /* After a Logon: status requests about live orders, then the account
+     * (each after what precedes it has gone out, so the venue answers in
+     * that order). */
+    if (s->state == DESK_FIX_ACTIVE && !s->resending && (s->ask_sent || !s->nask)) {
+        if (DESK_UNLIKELY(s->live_left))
+            work += send_live_asks(s, mono, wall);
+        if (DESK_UNLIKELY(mono >= s->acct_next) && !s->live_left && acct_wanted(s)) {
+            acct_start(s, mono);
+            work++;
+        }
+        if (DESK_UNLIKELY(s->acct_send_pos | s->acct_send_bal))
+            work += acct_send(s, mono, wall);
+    }
 
     switch (s->state) {
     case DESK_FIX_LOGON_SENT:
@@ -1708,6 +2369,11 @@ const desk_fix_stats_t *desk_fix_session_stats(const desk_fix_session_t *s)
     return &s->st;
 }
 
+void desk_fix_session_on_account(desk_fix_session_t *s, desk_fix_account_fn fn)
+{
+    s->account_fn = fn;
+}
+
 DESK_COLD void desk_fix_session_destroy(desk_fix_session_t *s)
 {
     if (s == NULL)
@@ -1721,6 +2387,9 @@ DESK_COLD void desk_fix_session_destroy(desk_fix_session_t *s)
     free(s->fields);
     free(s->ord);
     free(s->ask);
+    free(s->instr);
+    free(s->acct_qty);
+    free(s->acct_out);
     free(s->free_stack);
     free(s->done_q);
     map_fini(&s->clmap);
@@ -1754,6 +2423,11 @@ DESK_COLD int desk_fix_session_create(const desk_fix_session_cfg_t *cfg, const d
                         DESK_FIX_COMPID_MAX);
     if ((cfg->session_start_s < 0) != (cfg->session_end_s < 0))
         return DESK_ERR(-EINVAL, "fix: session_start and session_end go together");
+    if (cfg->ninstr > DESK_FIX_MAX_INSTR || (cfg->ninstr > 0 && cfg->instr == NULL))
+        return DESK_ERR(-EINVAL, "fix: %u instruments (at most %d)", cfg->ninstr,
+                        DESK_FIX_MAX_INSTR);
+    if (cfg->account != NULL && strlen(cfg->account) > DESK_FIX_ACCOUNT_MAX)
+        return DESK_ERR(-EINVAL, "fix: account is 1..%d bytes", DESK_FIX_ACCOUNT_MAX);
     s = calloc(1, sizeof *s);
     if (s == NULL)
         return DESK_ERR(-ENOMEM, "fix: session");
@@ -1764,6 +2438,12 @@ DESK_COLD int desk_fix_session_create(const desk_fix_session_cfg_t *cfg, const d
     s->cfg.sender = s->sender;
     s->cfg.target = s->target;
     s->cfg.store_dir = NULL; /* used only by store_open, below */
+    snprintf(s->account, sizeof s->account, "%s",
+             cfg->account && cfg->account[0] ? cfg->account : s->sender);
+    s->cfg.account = s->account;
+    s->cfg.instr = NULL; /* the copy is s->instr */
+    s->ninstr = cfg->ninstr;
+    s->acct_pos_on = s->acct_bal_on = 1;
     if (s->cfg.logon_timeout_ns == 0)
         s->cfg.logon_timeout_ns = 10 * SEC;
     if (s->cfg.logout_timeout_ns == 0)
@@ -1785,8 +2465,15 @@ DESK_COLD int desk_fix_session_create(const desk_fix_session_cfg_t *cfg, const d
     s->sent_mask = cfg->resend_ring - 1;
     s->pq_cap = 4 * n;
     s->pq = calloc(s->pq_cap, sizeof *s->pq);
+    uint32_t ni = s->ninstr ? s->ninstr : 1;
+    s->instr = calloc(ni, sizeof *s->instr);
+    s->acct_qty = calloc(ni, sizeof *s->acct_qty);
+    s->acct_out = calloc(ni, sizeof *s->acct_out);
+    if (s->instr != NULL && s->ninstr > 0)
+        memcpy(s->instr, cfg->instr, (size_t)s->ninstr * sizeof *s->instr);
     if (s->rx == NULL || s->fields == NULL || s->ord == NULL || s->free_stack == NULL ||
         s->done_q == NULL || s->exec_fifo == NULL || s->sent == NULL || s->pq == NULL ||
+        s->instr == NULL || s->acct_qty == NULL || s->acct_out == NULL ||
         map_init(&s->clmap, pow2_at_least(2ull * FIX_NCL * n), 1) != 0 ||
         map_init(&s->execs, 2 * s->exec_cap, 0) != 0) {
         rc = DESK_ERR(-ENOMEM, "fix: session tables for %u orders", n);
@@ -1839,6 +2526,8 @@ struct fix_opts {
     uint64_t logon_timeout_ns;                  /* Logon answer */
     uint64_t reconnect_ns;                      /* first reconnect delay */
     uint64_t reconnect_max_ns;                  /* largest one */
+    uint64_t reconcile_ns;                      /* account requests period, 0: Logon only */
+    char account[DESK_FIX_ACCOUNT_MAX + 1];     /* Account (1), "" = sender_comp_id */
 };
 
 struct fix {
@@ -1958,6 +2647,7 @@ static DESK_COLD int parse_opts(const desk_connector_cfg_t *cfg, struct fix_opts
     o->logon_timeout_ns = 10000 * MS;
     o->reconnect_ns = 250 * MS;
     o->reconnect_max_ns = 10000 * MS;
+    o->reconcile_ns = 10000 * MS;
     for (uint32_t i = 0; i < cfg->nopts; i++) {
         const desk_opt_t *opt = &cfg->opts[i];
         const char *k = opt->key, *v = opt->value ? opt->value : "";
@@ -2029,6 +2719,17 @@ static DESK_COLD int parse_opts(const desk_connector_cfg_t *cfg, struct fix_opts
         } else if (strcmp(k, "reconnect_max_ms") == 0) {
             rc = parse_u64(v, 1, 3600000, &x);
             o->reconnect_max_ns = x * MS;
+        } else if (strcmp(k, "reconcile_interval_ms") == 0) {
+            rc = parse_u64(v, 0, 86400000, &x);
+            o->reconcile_ns = x * MS;
+        } else if (strcmp(k, "account") == 0) {
+            size_t n = strlen(v);
+            rc = n == 0 || n > DESK_FIX_ACCOUNT_MAX ? -EINVAL : 0;
+            for (size_t j = 0; rc == 0 && j < n; j++)
+                if (v[j] < 0x20 || v[j] > 0x7e)
+                    rc = -EINVAL;
+            if (rc == 0)
+                memcpy(o->account, v, n + 1);
         } else {
             return DESK_ERR(-EINVAL, "desk.toml:%d: connector '%s': unknown fix option '%s'",
                             opt->line, cn, k);
@@ -2046,8 +2747,8 @@ static DESK_COLD int parse_opts(const desk_connector_cfg_t *cfg, struct fix_opts
                         cn);
     if (!o->have_cash)
         return DESK_ERR(-EINVAL,
-                        "connector '%s': fix option 'cash' is required (FIX has no standard "
-                        "account query)",
+                        "connector '%s': fix option 'cash' is required (the account's cash "
+                        "when deskd starts, before the venue can be asked)",
                         cn);
     if (!have_store && !o->reset_on_logon)
         return DESK_ERR(-EINVAL,
@@ -2098,6 +2799,13 @@ static DESK_COLD void io_log(const char *line, void *ctx)
     struct fix *f = ctx;
 
     desk_host_log(f->host, "%s", line);
+}
+
+static int io_account_report(const desk_account_report_t *r, void *ctx)
+{
+    struct fix *f = ctx;
+
+    return desk_host_account_report(f->host, r);
 }
 
 /* ---- connection callbacks (inside desk_loop_poll) ------------------------ */
@@ -2190,6 +2898,16 @@ static DESK_COLD int fix_create(const desk_connector_cfg_t *cfg, desk_host_t *ho
     if ((rc = parse_opts(cfg, &f->o)) != 0)
         goto fail;
 
+    /* The instruments' symbols: status requests and position reports name
+     * them (copied by the session). */
+    uint32_t ni = host ? desk_host_ninstruments(host) : 0;
+    desk_instrument_t *instr = calloc(ni ? ni : 1, sizeof *instr);
+    if (instr == NULL) {
+        rc = DESK_ERR(-ENOMEM, "no memory for the fix connector");
+        goto fail;
+    }
+    for (uint32_t i = 0; i < ni; i++)
+        instr[i] = *desk_host_instrument_at(host, i);
     desk_fix_session_cfg_t sc = {
         .sender = f->o.sender,
         .target = f->o.target,
@@ -2203,6 +2921,10 @@ static DESK_COLD int fix_create(const desk_connector_cfg_t *cfg, desk_host_t *ho
         .logon_timeout_ns = f->o.logon_timeout_ns,
         .session_start_s = f->o.session_start_s,
         .session_end_s = f->o.session_end_s,
+        .account = f->o.account,
+        .reconcile_interval_ns = f->o.reconcile_ns,
+        .instr = instr,
+        .ninstr = ni,
     };
     desk_fix_io_t io = {
         .send = io_send,
@@ -2212,7 +2934,11 @@ static DESK_COLD int fix_create(const desk_connector_cfg_t *cfg, desk_host_t *ho
         .log = io_log,
         .ctx = f,
     };
-    if ((rc = desk_fix_session_create(&sc, &io, &f->s)) != 0) {
+    rc = desk_fix_session_create(&sc, &io, &f->s);
+    free(instr);
+    if (rc == 0)
+        desk_fix_session_on_account(f->s, io_account_report);
+    if (rc != 0) {
         rc = DESK_ERR(rc, "connector '%s': %s", f->name, desk_errmsg());
         goto fail;
     }
@@ -2250,12 +2976,14 @@ static DESK_COLD int fix_create(const desk_connector_cfg_t *cfg, desk_host_t *ho
     f->rng = desk_now_ns() | 1;
     desk_host_log(host,
                   "fix: %s -> %s via %u host(s) (first %s:%u%s), HeartBtInt %u s; sequence "
-                  "store %s: next out %llu, in %llu",
+                  "store %s: next out %llu, in %llu; account requests every %llu ms%s",
                   f->o.sender, f->o.target, f->o.nep, f->o.ep[0].host, (unsigned)f->o.ep[0].port,
                   f->o.tls ? ", TLS" : "", f->o.heartbeat_s,
                   f->o.store_dir[0] ? f->o.store_dir : "(none: reset_on_logon)",
                   (unsigned long long)desk_fix_session_next_out(f->s),
-                  (unsigned long long)desk_fix_session_next_in(f->s));
+                  (unsigned long long)desk_fix_session_next_in(f->s),
+                  (unsigned long long)(f->o.reconcile_ns / MS),
+                  f->o.reconcile_ns ? "" : " (0: after each Logon only)");
     *self = f;
     return 0;
 fail:
@@ -2418,7 +3146,8 @@ static int fix_get_quote(void *self, uint32_t instrument, desk_quote_t *out)
     return -ENOENT;
 }
 
-/* FIX has no standard position query: none are reported. */
+/* None at start: positions build up from fills, and the venue's own
+ * (RequestForPositions) reach deskd through desk_host_account_report. */
 static int fix_get_positions(void *self, desk_position_t *out, size_t cap)
 {
     (void)self;
@@ -2427,7 +3156,8 @@ static int fix_get_positions(void *self, desk_position_t *out, size_t cap)
     return 0;
 }
 
-/* FIX has no standard account query: the `cash` option is both. */
+/* At start, before any Logon: the `cash` option is both.  The venue's own
+ * figures (CollateralInquiry) come later through desk_host_account_report. */
 static int fix_get_buying_power(void *self, desk_balance_t *out)
 {
     struct fix *f = self;

@@ -8,8 +8,9 @@
  *                      in order (failover), at most DESK_FIX_MAX_HOSTS; required
  *   sender_comp_id     our SenderCompID (49); required
  *   target_comp_id     the venue's CompID (56); required
- *   cash               the account's cash, a decimal string: FIX has no standard
- *                      account query, so get_buying_power() returns it; required
+ *   cash               the account's cash when deskd starts, a decimal string
+ *                      (get_buying_power() returns it; the venue's own figure
+ *                      comes with the account reports below); required
  *   heartbeat_s        HeartBtInt (108), 1..3600 [30]
  *   reset_on_logon     send ResetSeqNumFlag 141=Y on every Logon [false]
  *   store_dir          directory of the sequence-number store, relative to
@@ -31,6 +32,13 @@
  *   logon_timeout_ms   the venue must answer our Logon within this [10000]
  *   reconnect_ms       first reconnect delay (doubles, with jitter) [250]
  *   reconnect_max_ms   largest reconnect delay [10000]
+ *   reconcile_interval_ms  ask the venue for the account (RequestForPositions
+ *                      35=AN, CollateralInquiry 35=BB) after every Logon and
+ *                      then every this many ms, and report it to deskd
+ *                      (desk_host_account_report); 0 = after each Logon only
+ *                      [10000]
+ *   account            Account (1) of those requests, 1..64 printable bytes
+ *                      [sender_comp_id]
  * Any other key makes create() fail with -EINVAL naming it.
  *
  * The session state machine (desk_fix_session_*) is transport-free: it is
@@ -80,7 +88,18 @@ typedef struct desk_fix_session_cfg {
     uint64_t logout_timeout_ns; /* Logout answer deadline [2 s] */
     int32_t session_start_s;    /* daily start, seconds after 00:00 UTC; -1: none */
     int32_t session_end_s;      /* daily end; -1: none */
+
+    /* Status requests and account reports after each Logon (see below). */
+    const char *account;            /* Account (1) of the account requests; NULL or "": sender */
+    uint64_t reconcile_interval_ns; /* account requests after each Logon and then every
+                                       this; 0: after each Logon only */
+    const desk_instrument_t *instr; /* this connector's instruments (copied by create):
+                                       symbols of status requests and position reports */
+    uint32_t ninstr;                /* entries of instr, <= DESK_FIX_MAX_INSTR */
 } desk_fix_session_cfg_t;
+
+#define DESK_FIX_MAX_INSTR 4096 /* instruments one session maps */
+#define DESK_FIX_ACCOUNT_MAX 64 /* longest Account (1) */
 
 /*
  * What the session does to the outside world.  Every callback runs inside a
@@ -102,6 +121,11 @@ typedef struct desk_fix_io {
     void (*log)(const char *line, void *ctx);
     void *ctx; /* passed to every callback (borrowed) */
 } desk_fix_io_t;
+
+/* Where the session hands the venue's account (desk_fix_session_on_account):
+ * r and r->pos are borrowed for the call.  Returns 0, -EBUSY (deskd has not
+ * taken the previous report: the next round tries again) or -EINVAL. */
+typedef int (*desk_fix_account_fn)(const desk_account_report_t *r, void *ctx);
 
 /* Session states. */
 typedef enum desk_fix_state {
@@ -130,6 +154,10 @@ typedef struct desk_fix_stats {
     uint64_t session_rejects; /* session Rejects (35=3) received */
     uint64_t emit_overflow;   /* events lost because the pending queue was full (a bug) */
     uint64_t store_errors;    /* failed store writes */
+    uint64_t status_asks;     /* OrderStatusRequests about live orders after a Logon */
+    uint64_t account_rounds;  /* account request rounds started (35=AN and/or 35=BB) */
+    uint64_t account_reports; /* complete reports deskd took */
+    uint64_t account_busy;    /* reports deskd refused with -EBUSY */
 } desk_fix_stats_t;
 
 typedef struct desk_fix_session desk_fix_session_t;
@@ -146,6 +174,14 @@ typedef struct desk_fix_session desk_fix_session_t;
  */
 int desk_fix_session_create(const desk_fix_session_cfg_t *cfg, const desk_fix_io_t *io,
                             desk_fix_session_t **out);
+
+/*
+ * Ask the venue for the account (see below) and hand every complete answer
+ * to fn(r, io.ctx).  Without this call (or with fn NULL) the session never
+ * sends RequestForPositions or CollateralInquiry.  Cold; before the first
+ * Logon.
+ */
+void desk_fix_session_on_account(desk_fix_session_t *s, desk_fix_account_fn fn);
 
 /* Free everything (closes the store).  Safe with NULL.  Cold. */
 void desk_fix_session_destroy(desk_fix_session_t *s);
@@ -211,6 +247,33 @@ int desk_fix_session_replace(desk_fix_session_t *s, const desk_vcmd_t *cmd, cons
  */
 int desk_fix_session_adopt(desk_fix_session_t *s, const desk_vcmd_t *cmd, const char *sym,
                            size_t sym_len);
+
+/*
+ * After every Logon (once the venue's resend and the recovery requests are
+ * done) the session also sends an OrderStatusRequest (35=H) about every
+ * order that is still live in its table: reports the venue sent while the
+ * connection was down are normally resent (stored sequence numbers), but are
+ * lost when either side reset the numbers (141=Y, a new daily session) or
+ * the venue gap-fills instead of resending.  The answer (150=I) fills the
+ * difference between the venue's CumQty and the one the session saw with a
+ * catch-up FILL (DESK_VEV_CATCHUP), and settles what the desk could not know:
+ * an order the venue never received is REJECTED, a cancel it never received
+ * or refused is CANCEL_REJECT, an order it canceled or expired is reported
+ * so; an order the venue acknowledged before and no longer knows is only
+ * logged.
+ *
+ * Account (desk_fix_session_on_account): after every Logon and then every
+ * reconcile_interval_ns, RequestForPositions (35=AN, PosReqType 0) and
+ * CollateralInquiry (35=BB); the answers (RequestForPositionsAck 35=AO and
+ * PositionReport 35=AP per instrument; CollateralReport 35=BA, CashOutstanding
+ * 901 = cash, MarginExcess 899 = buying power) become one
+ * desk_account_report_t with DESK_REPORT_POSITIONS and/or
+ * DESK_REPORT_BALANCE.  A venue that refuses one of the requests
+ * (BusinessMessageReject 35=j or Reject 35=3 naming it, a RequestForPositionsAck
+ * or CollateralInquiryAck that rejects it) has that part turned off for the
+ * rest of the session's life, with one log line; the session is not
+ * degraded.  See README.md for the fields.
+ */
 
 /*
  * Send Logout (58 = text, may be NULL) and wait for the answer (the Logout

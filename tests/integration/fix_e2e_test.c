@@ -24,16 +24,35 @@
  *               not resent (the deskd log says so), and it stays live.
  *   drop        the peer drops TCP: desk reconnects (failover again), UP, an
  *               order flows.
+ *   resend      an order in HOLDX (a symbol the peer fills only on command)
+ *               is open; the peer drops TCP and fills it while the session is
+ *               down (QuickFIX stores the report); desk reconnects, asks for
+ *               the resend and sees the fill exactly once; its status request
+ *               after the Logon adds no catch-up fill.
  *   restart     deskd stops (SIGTERM) and starts again on the same store:
  *               its Logon carries 34 = the number the peer expects (read
  *               from the peer's FileStore seqnums), no "MsgSeqNum too low".
  *   peer        the peer restarts on the same port and store: desk
  *               reconnects; a cancel of an order the new peer process does
  *               not know -> OrderCancelReject -> CANCEL_REJECT; an order flows.
+ *   reset       deskd restarts with reset_on_logon = true (141=Y on every
+ *               Logon: the venue's stored reports are dropped), the same
+ *               drop-and-fill: the fill is lost with the reset, and desk's
+ *               OrderStatusRequest after the Logon brings it as one catch-up
+ *               FILL.
  *   tls         deskd restarts with tls = true through a TLS-terminating
  *               relay run by this test (QuickFIX's SSL acceptor exists in
  *               Debian's libquickfix, but desk-fix-peer speaks plain TCP):
  *               the certificate is verified against ca_file, orders flow.
+ *   account     reports every reconcile_interval_ms (1000): the last account
+ *               the venue reported (deskd log "fix: venue account: ...")
+ *               equals the desk's own cash and positions; with desk status's
+ *               "reconciliation" object, reports are counted there and a
+ *               phantom position at the peer opens a POSITION break that
+ *               clears when the phantom goes.
+ *   unsupported the peer restarts with --account-reports unsupported: one
+ *               log line per refused request, no more requests, the session
+ *               stays UP and orders flow.
  * Checks: every order has its events once (no fill lost or counted twice:
  * the FILL sum equals the venue's cum qty and the order qty), no event for an
  * unknown ClOrdID, the peer acknowledged each NewOrderSingle exactly once,
@@ -72,6 +91,7 @@
 #include <openssl/x509v3.h>
 
 #include "desk/client.h"
+#include "desk/fixed.h"
 
 #define S DESK_SCALE
 #define DICT DESK_SHARED_DATA "/fix/FIX44.xml"
@@ -84,10 +104,13 @@ extern char **environ;
 
 static char g_dir[128], g_log[256], g_name[32], g_pstore[192], g_plog[256];
 static char g_control[192], g_rejects[192], g_pevents[192], g_cert[192], g_key[192];
+static char g_rejects2[192];
 static pid_t g_peer = -1, g_deskd = -1;
 static int g_port, g_dead_port;
 static desk_client_t *C;
-static int AMZN, SIMX, NOPE;
+static int AMZN, SIMX, NOPE, HOLDX;
+static int g_reset;                       /* deskd: reset_on_logon = true */
+static const char *g_peer_reports = "on"; /* the peer's --account-reports */
 
 /* ------------------------------------------------------------- utilities */
 
@@ -374,7 +397,13 @@ static void peer_start(int port, int first)
     argv[n++] = "--ready-file";
     argv[n++] = ready;
     argv[n++] = "--reject-log";
-    argv[n++] = g_rejects;
+    argv[n++] = strcmp(g_peer_reports, "on") == 0 ? g_rejects : g_rejects2;
+    argv[n++] = "--hold-symbol";
+    argv[n++] = "HOLDX";
+    argv[n++] = "--cash";
+    argv[n++] = "10000000"; /* desk.toml's cash */
+    argv[n++] = "--account-reports";
+    argv[n++] = (char *)g_peer_reports;
     argv[n++] = "--event-log";
     argv[n++] = g_pevents;
     argv[n++] = "--control";
@@ -455,14 +484,19 @@ static void write_toml(const char *path, int tls)
                 g_dead_port, R.port);
     else
         fprintf(f, "hosts = \"127.0.0.1:%d,127.0.0.1:%d\"\n", g_dead_port, g_port);
+    if (g_reset)
+        fprintf(f, "reset_on_logon = true\n");
     fprintf(f, "sender_comp_id = \"CLIENT1\"\ntarget_comp_id = \"SIMVENUE\"\ncash = \"10000000\"\n"
                "heartbeat_s = 2\nstore_dir = \"desk-store\"\nmax_resend_age_ms = 1500\n"
-               "reconnect_ms = 100\nreconnect_max_ms = 500\nconnect_timeout_ms = 2000\n\n"
+               "reconnect_ms = 100\nreconnect_max_ms = 500\nconnect_timeout_ms = 2000\n"
+               "reconcile_interval_ms = 1000\n\n"
                "[[instrument]]\nsymbol = \"AMZN\"\nvenue = \"fx\"\nasset_class = \"equity\"\n"
                "tick_size = \"0.0001\"\nlot_size = \"1\"\n\n"
                "[[instrument]]\nsymbol = \"SIMX\"\nvenue = \"fx\"\nasset_class = \"equity\"\n"
                "tick_size = \"0.01\"\nlot_size = \"1\"\n\n"
                "[[instrument]]\nsymbol = \"NOPE\"\nvenue = \"fx\"\nasset_class = \"equity\"\n"
+               "tick_size = \"0.01\"\nlot_size = \"1\"\n\n"
+               "[[instrument]]\nsymbol = \"HOLDX\"\nvenue = \"fx\"\nasset_class = \"equity\"\n"
                "tick_size = \"0.01\"\nlot_size = \"1\"\n\n"
                "[[strategy]]\nname = \"t\"\n");
     fclose(f);
@@ -471,7 +505,7 @@ static void write_toml(const char *path, int tls)
 static void deskd_start(int tls)
 {
     char toml[256];
-    snprintf(toml, sizeof toml, "%s/desk%s.toml", g_dir, tls ? "-tls" : "");
+    snprintf(toml, sizeof toml, "%s/desk%s.toml", g_dir, tls ? "-tls" : g_reset ? "-reset" : "");
     write_toml(toml, tls);
     char *dargv[] = {DESK_CLI, "up", "-c", toml, NULL};
     g_deskd = spawn(dargv, NULL, g_log);
@@ -488,7 +522,8 @@ static void deskd_start(int tls)
     AMZN = desk_instrument_find(C, "AMZN", NULL);
     SIMX = desk_instrument_find(C, "SIMX", NULL);
     NOPE = desk_instrument_find(C, "NOPE", NULL);
-    assert_true(AMZN >= 0 && SIMX >= 0 && NOPE >= 0);
+    HOLDX = desk_instrument_find(C, "HOLDX", NULL);
+    assert_true(AMZN >= 0 && SIMX >= 0 && NOPE >= 0 && HOLDX >= 0);
 }
 
 static void deskd_stop(void)
@@ -724,6 +759,7 @@ static int setup(void **state)
              g_pstore);
     snprintf(g_control, sizeof g_control, "%s/control", g_dir);
     snprintf(g_rejects, sizeof g_rejects, "%s/rejects.log", g_dir);
+    snprintf(g_rejects2, sizeof g_rejects2, "%s/rejects-unsupported.log", g_dir);
     snprintf(g_pevents, sizeof g_pevents, "%s/peer-events.log", g_dir);
     snprintf(g_log, sizeof g_log, "%s/deskd.log", g_dir);
     snprintf(g_cert, sizeof g_cert, "%s/cert.pem", g_dir);
@@ -814,7 +850,9 @@ static void test_stale_resend(void **state)
     ord_t *e = submit(AMZN, 3 * S, 100 * S);
     WAIT_FOR(e->acked, 5000, "resting order not acked");
     pump_events(2200);        /* older than max_resend_age_ms = 1500 */
-    peer_command("resend 6"); /* covers e even if heartbeats followed it */
+    /* Covers e even after the heartbeats and the account requests (two a
+     * second) that followed it. */
+    peer_command("resend 30");
     WAIT_FOR(count_in(g_log, "not resent") > before, 5000,
              "the stale NewOrderSingle was not gap-filled");
     pump_events(500);
@@ -833,6 +871,64 @@ static void test_drop_reconnect(void **state)
     assert_true(wait_health(1, 10000));
     ord_t *f = submit(SIMX, 5 * S, 10 * S);
     expect_filled(f, 2, "SIMX after the drop");
+}
+
+/*
+ * Reconnect reconciliation with stored sequence numbers: an order open when
+ * the connection drops, filled at the venue while it is down.  QuickFIX
+ * keeps the report; desk's ResendRequest after the Logon brings it (43=Y),
+ * and the OrderStatusRequest desk sends after every Logon finds nothing more
+ * (no catch-up): the fill counts exactly once.
+ */
+static void test_reconnect_resend(void **state)
+{
+    (void)state;
+    int rr = count_in(g_log, "ResendRequest 7="), asks = count_in(g_log, "asking the venue about");
+    int cu = count_in(g_log, "catch-up FILL"), lost = count_in(g_log, "reconnecting to");
+    int resent = count_lines(g_plog, "\001150=F\001", "\00143=Y\001");
+    ord_t *o = submit(HOLDX, 5 * S, 10 * S);
+    WAIT_FOR(o->acked, 5000, "HOLDX order not acked");
+    pump_events(300);
+    assert_int_equal(o->nfills, 0);   /* a held symbol does not fill by itself */
+    peer_command("drop\nfill HOLDX"); /* the fill happens while nobody is logged on */
+    WAIT_FOR(count_in(g_log, "reconnecting to") > lost, 5000, "no reconnect after the drop");
+    WAIT_FOR(o->filled, 15000, "the fill made while disconnected never reached desk");
+    pump_events(1500); /* the status answer, and anything it might (wrongly) add */
+    assert_int_equal(o->nfills, 1);
+    assert_true(o->fill_sum == 5 * S && o->cum == 5 * S);
+    assert_true(count_in(g_log, "ResendRequest 7=") > rr); /* the resend brought it */
+    assert_true(count_lines(g_plog, "\001150=F\001", "\00143=Y\001") > resent);
+    assert_true(count_in(g_log, "asking the venue about") > asks); /* the status request... */
+    assert_int_equal(count_in(g_log, "catch-up FILL"), cu);        /* ...found nothing more */
+    assert_int_equal(g_unexpected, 0);
+    assert_true(wait_health(1, 5000));
+}
+
+/*
+ * The same with reset_on_logon = true: the Logon's 141=Y makes QuickFIX drop
+ * the stored report, so only desk's OrderStatusRequest after the Logon can
+ * bring the fill: one catch-up FILL up to the venue's CumQty.
+ */
+static void test_reconnect_reset(void **state)
+{
+    (void)state;
+    deskd_stop();
+    g_reset = 1;
+    deskd_start(0);
+    assert_true(wait_health(1, 15000));
+    assert_true(count_in(g_log, "sequence reset") >= 1);
+    int cu = count_in(g_log, "catch-up FILL"), lost = count_in(g_log, "reconnecting to");
+    ord_t *o = submit(HOLDX, 4 * S, 10 * S);
+    WAIT_FOR(o->acked, 5000, "HOLDX order not acked");
+    peer_command("drop\nfill HOLDX");
+    WAIT_FOR(count_in(g_log, "reconnecting to") > lost, 5000, "no reconnect after the drop");
+    WAIT_FOR(o->filled, 15000, "the fill lost with the sequence reset never reached desk");
+    pump_events(1500);
+    assert_int_equal(o->nfills, 1);
+    assert_true(o->fill_sum == 4 * S && o->cum == 4 * S);
+    assert_int_equal(count_in(g_log, "catch-up FILL"), cu + 1);
+    assert_int_equal(g_unexpected, 0);
+    g_reset = 0; /* the next deskd keeps its numbers again */
 }
 
 static void test_deskd_restart(void **state)
@@ -905,6 +1001,163 @@ static void test_tls(void **state)
            (long long)atomic_load(&R.bytes_in));
 }
 
+/* The last line of `path` holding `needle`, from the needle on, into out. */
+static int last_line(const char *path, const char *needle, char *out, size_t cap)
+{
+    char *t = slurp(path);
+    const char *hit = NULL;
+    for (const char *p = t ? t : ""; (p = strstr(p, needle)) != NULL; p++)
+        hit = p;
+    if (hit)
+        snprintf(out, cap, "%.*s", (int)strcspn(hit, "\n"), hit);
+    free(t);
+    return hit != NULL;
+}
+
+/* "SYM qty" in the positions part of a "venue account:" line (0 if absent). */
+static int64_t venue_pos(const char *line, const char *sym)
+{
+    char key[32];
+    int64_t q = 0;
+    const char *p = strstr(line, "positions:");
+    snprintf(key, sizeof key, " %s ", sym);
+    const char *k = p ? strstr(p, key) : NULL;
+    if (k == NULL)
+        return 0;
+    k += strlen(key);
+    assert_int_equal(desk_fixed_parse(k, strcspn(k, ",\n"), &q), 0);
+    return q;
+}
+
+/* desk status's "reconciliation" object (a copy the caller frees), or NULL
+ * while deskd does not publish one. */
+static cJSON *recon_json(void)
+{
+    cJSON *st = status_json();
+    cJSON *r = cJSON_DetachItemFromObjectCaseSensitive(st, "reconciliation");
+    cJSON_Delete(st);
+    if (r != NULL && !cJSON_IsObject(r)) {
+        cJSON_Delete(r);
+        r = NULL;
+    }
+    return r;
+}
+
+/* Open breaks of kind `what` for symbol sym (NULL: any) in desk status. */
+static int recon_breaks(const char *what, const char *sym)
+{
+    cJSON *r = recon_json();
+    cJSON *list = r ? cJSON_GetObjectItemCaseSensitive(r, "breaks") : NULL;
+    int n = 0;
+    const cJSON *b;
+    cJSON_ArrayForEach(b, list)
+    {
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(b, "what");
+        const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, "symbol");
+        if (cJSON_IsString(w) && strcmp(w->valuestring, what) == 0 &&
+            (sym == NULL || (cJSON_IsString(y) && strcmp(y->valuestring, sym) == 0)))
+            n++;
+    }
+    cJSON_Delete(r);
+    return n;
+}
+
+/*
+ * Account reports: after every Logon and every reconcile_interval_ms the
+ * connector asks the peer (35=AN, 35=BB) and hands the answer to deskd.
+ * With nothing in flight, what the venue reported last equals the desk's
+ * own UTA: cash to the 1e-8 and every position.
+ */
+static void test_account_reports(void **state)
+{
+    (void)state;
+    char line[1024];
+    desk_account_t a;
+    pump_events(2500); /* nothing in flight; two more rounds */
+    assert_true(last_line(g_log, "fix: venue account: cash ", line, sizeof line));
+    printf("last report: %s\n", line);
+    int64_t vcash = 0;
+    const char *c = strstr(line, "cash ") + 5;
+    assert_int_equal(desk_fixed_parse(c, strcspn(c, ","), &vcash), 0);
+    assert_int_equal(desk_account(C, &a), 0);
+    if (vcash != a.cash)
+        fail_msg("venue cash %lld != desk cash %lld", (long long)vcash, (long long)a.cash);
+    const int ids[] = {AMZN, SIMX, HOLDX};
+    const char *syms[] = {"AMZN", "SIMX", "HOLDX"};
+    for (int k = 0; k < 3; k++) {
+        desk_pos_t p;
+        assert_int_equal(desk_position(C, (uint32_t)ids[k], &p), 0);
+        if (venue_pos(line, syms[k]) != p.qty)
+            fail_msg("%s: venue position %lld != desk %lld", syms[k],
+                     (long long)venue_pos(line, syms[k]), (long long)p.qty);
+    }
+    assert_true(venue_pos(line, "HOLDX") == 9 * S); /* the two filled while disconnected */
+
+    /* A phantom position at the venue: the report shows it at once... */
+    desk_pos_t simx;
+    assert_int_equal(desk_position(C, (uint32_t)SIMX, &simx), 0);
+    peer_command("phantom SIMX 7");
+    WAIT_FOR(last_line(g_log, "fix: venue account: cash ", line, sizeof line) &&
+                 venue_pos(line, "SIMX") == simx.qty + 7 * S,
+             5000, "the phantom SIMX position never showed in a report");
+    /* ...and, where deskd compares reports (desk status "reconciliation"),
+     * it is a POSITION break until the phantom goes. */
+    cJSON *r = recon_json();
+    if (r == NULL) {
+        printf("note: desk status has no \"reconciliation\" object yet: breaks not checked\n");
+        peer_command("phantom SIMX 0");
+        pump_events(1500);
+        return;
+    }
+    const cJSON *cn = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "connectors"), 0);
+    const cJSON *nrep = cJSON_GetObjectItemCaseSensitive(cn, "reports");
+    assert_true(cJSON_IsNumber(nrep) && nrep->valuedouble >= 1);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cn, "positions")));
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cn, "balance")));
+    cJSON_Delete(r);
+    WAIT_FOR(recon_breaks("position", "SIMX") == 1, 10000, "no POSITION break for the phantom");
+    WAIT_FOR(count_in(g_log, "reconcile: BREAK: connector fx: position SIMX") >= 1, 5000,
+             "the POSITION break was not logged");
+    peer_command("phantom SIMX 0");
+    WAIT_FOR(recon_breaks("position", "SIMX") == 0, 10000, "the POSITION break did not clear");
+    WAIT_FOR(count_in(g_log, "reconcile: cleared: connector fx: position SIMX") >= 1, 5000,
+             "the cleared POSITION break was not logged");
+    assert_int_equal(recon_breaks("cash", NULL), 0);
+    assert_int_equal(recon_breaks("buying_power", NULL), 0);
+}
+
+/*
+ * A venue without the account messages (QuickFIX answers 35=j 380=3): one
+ * log line per request, no more requests, the session stays UP, orders flow.
+ */
+static void test_account_unsupported(void **state)
+{
+    (void)state;
+    int port = g_port;
+    assert_int_equal(kill(g_peer, SIGTERM), 0);
+    assert_true(wait_exit(g_peer, 8000) >= 0);
+    g_peer = -1;
+    assert_true(wait_health(0, 5000));
+    g_peer_reports = "unsupported";
+    peer_start(port, 0);
+    assert_true(wait_health(1, 15000));
+    WAIT_FOR(count_in(g_log, "does not support RequestForPositions (35=AN)") == 1 &&
+                 count_in(g_log, "does not support CollateralInquiry (35=BB)") == 1,
+             5000, "the refused account requests were not turned off");
+    int an = count_in(g_plog, "\00135=AN\001"), bb = count_in(g_plog, "\00135=BB\001");
+    pump_events(2500); /* two more periods: nothing more is asked */
+    assert_int_equal(count_in(g_plog, "\00135=AN\001"), an);
+    assert_int_equal(count_in(g_plog, "\00135=BB\001"), bb);
+    assert_true(wait_health(1, 100));
+    ord_t *k = submit(SIMX, 5 * S, 10 * S);
+    expect_filled(k, 2, "SIMX with the account reports off");
+    assert_int_equal(count_in(g_log, "does not support RequestForPositions (35=AN)"), 1);
+    assert_int_equal(count_in(g_log, "does not support CollateralInquiry (35=BB)"), 1);
+    assert_int_equal(count_lines(g_rejects2, "BUSINESS_REJECT", "|372=AN|"), 1);
+    assert_int_equal(count_lines(g_rejects2, "BUSINESS_REJECT", "|372=BB|"), 1);
+    assert_int_equal(count_in(g_rejects2, "REJECT"), 2);
+}
+
 static void test_books(void **state)
 {
     (void)state;
@@ -941,9 +1194,11 @@ static void test_books(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_flows),          cmocka_unit_test(test_stale_resend),
-        cmocka_unit_test(test_drop_reconnect), cmocka_unit_test(test_deskd_restart),
-        cmocka_unit_test(test_peer_restart),   cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_flows),           cmocka_unit_test(test_stale_resend),
+        cmocka_unit_test(test_drop_reconnect),  cmocka_unit_test(test_reconnect_resend),
+        cmocka_unit_test(test_deskd_restart),   cmocka_unit_test(test_peer_restart),
+        cmocka_unit_test(test_reconnect_reset), cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_account_reports), cmocka_unit_test(test_account_unsupported),
         cmocka_unit_test(test_books),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -24,6 +24,19 @@
  *     OrderCancelReject (35=9, 102=1 unknown / 0 too late);
  *   - rejects: unknown symbol 150=8/103=1, duplicate ClOrdID 103=6, bad
  *     quantity 103=13, unsupported type or TIF 103=11;
+ *   - --hold-symbol symbols never fill by themselves, only by the `fill`
+ *     command (an order that stays open as long as a test needs);
+ *   - the account: starting cash (--cash), then every fill moves the cash
+ *     and the position of its symbol; kept in <store>/account so it
+ *     survives a restart of the peer.  RequestForPositions (35=AN) is
+ *     answered by RequestForPositionsAck (35=AO) and one PositionReport
+ *     (35=AP) per symbol with a position (PositionQty: SOD = --phantom, TQ =
+ *     bought / sold); CollateralInquiry (35=BB) by one CollateralReport
+ *     (35=BA): CashOutstanding 901 = cash, MarginExcess 899 = cash minus
+ *     open buy orders (leaves x limit), TotalNetValue 900.
+ *     --account-reports unsupported answers both with BusinessMessageReject
+ *     (35=j 380=3, QuickFIX's answer to an unsupported MsgType), reject with
+ *     a session Reject (35=3 373=5);
  *   - faults on demand, from a control file (--control) polled every tick or
  *     from --on-app N:CMD (run after the N-th application message):
  *       drop           close the TCP connection without a Logout
@@ -32,6 +45,14 @@
  *       resend K       send ResendRequest(7 = expected inbound - K, 16 = 0)
  *       testreq ID     send TestRequest(112 = ID)
  *       logout [TEXT]  send Logout (58 = TEXT)
+ *       fill SYM [Q]   fill every live order in SYM by Q (default: all it
+ *                      has left) at its limit price (--sim-px for market
+ *                      orders), even while no session is logged on (QuickFIX
+ *                      stores the reports for the resend)
+ *       phantom SYM Q  the start-of-day position of SYM is Q (a position the
+ *                      client never traded: a reconciliation break)
+ *     --on-app counts order-entry messages only (D, F, G, H), not the
+ *     account requests a client sends on its own schedule;
  *   - stops by itself: after --max-seconds (default 120), or at the first
  *     logout/disconnect after a logon with --exit-on-logout.
  *
@@ -138,6 +159,10 @@ struct Options {
     bool exit_on_logout = false;             /* stop after the first session ends */
     std::string control;                     /* control file polled each tick */
     std::multimap<long, std::string> on_app; /* app message number -> command */
+    std::vector<std::string> hold_symbols;   /* filled only by the `fill` command */
+    int64_t cash = 1000000 * DESK_SCALE;     /* starting cash (a new account) */
+    std::string account_reports = "on";      /* on | unsupported | reject */
+    std::map<std::string, int64_t> phantom;  /* start-of-day positions by symbol */
 };
 
 [[noreturn]] void usage(const char *why)
@@ -149,7 +174,9 @@ struct Options {
                  "  [--book orderbook_1.csv] [--book-symbol SYM] [--book-start ROW]\n"
                  "  [--sim-symbol SYM]... [--fill-pct P] [--sim-px PX] [--tick-ms MS]\n"
                  "  [--rows-per-tick N] [--max-seconds S] [--exit-on-logout]\n"
-                 "  [--control FILE] [--on-app N:CMD]...\n",
+                 "  [--control FILE] [--on-app N:CMD]... [--hold-symbol SYM]...\n"
+                 "  [--cash AMT] [--account-reports on|unsupported|reject]\n"
+                 "  [--phantom SYM:QTY]...\n",
                  why);
     std::exit(2);
 }
@@ -220,6 +247,25 @@ Options parse_args(int argc, char **argv)
             if (colon == std::string::npos)
                 usage("--on-app wants N:CMD");
             o.on_app.emplace(to_long(v.substr(0, colon).c_str(), "--on-app"), v.substr(colon + 1));
+        } else if (a == "--hold-symbol")
+            o.hold_symbols.push_back(val());
+        else if (a == "--cash") {
+            const char *s = val();
+            if (desk_fixed_parse(s, std::strlen(s), &o.cash) != 0)
+                usage("bad --cash");
+        } else if (a == "--account-reports") {
+            o.account_reports = val();
+            if (o.account_reports != "on" && o.account_reports != "unsupported" &&
+                o.account_reports != "reject")
+                usage("--account-reports is on, unsupported or reject");
+        } else if (a == "--phantom") {
+            std::string v = val();
+            size_t colon = v.find(':');
+            int64_t q = 0;
+            if (colon == std::string::npos ||
+                desk_fixed_parse(v.data() + colon + 1, v.size() - colon - 1, &q) != 0)
+                usage("--phantom wants SYM:QTY");
+            o.phantom[v.substr(0, colon)] = q;
         } else if (a == "--help" || a == "-h")
             usage("help");
         else
@@ -343,6 +389,9 @@ class Peer : public FIX::Application
                 throw std::runtime_error("cannot open event log " + o.event_log);
         }
         exec_prefix_ = std::to_string((long)time(nullptr)) + "-";
+        phantom_ = o.phantom;
+        account_path_ = o.store + "/account";
+        load_account();
     }
 
     ~Peer() override
@@ -406,6 +455,20 @@ class Peer : public FIX::Application
                                                FIX::UnsupportedMessageType) override
     {
         const std::string &t = m.getHeader().getField(FIX::FIELD::MsgType);
+        if (t == "AN" || t == "BB") {
+            /* Account requests come on the client's own schedule: they do
+             * not count for --on-app. */
+            if (opt_.account_reports == "unsupported")
+                throw FIX::UnsupportedMessageType(); /* QuickFIX: 35=j 380=3 */
+            if (opt_.account_reports == "reject")
+                throw FIX::IncorrectTagValue(t == "AN" ? FIX::FIELD::PosReqType
+                                                       : FIX::FIELD::SubscriptionRequestType);
+            if (t == "AN")
+                on_positions(m);
+            else
+                on_collateral(m);
+            return;
+        }
         napp_++;
         if (t == "D")
             on_new(m);
@@ -532,6 +595,14 @@ class Peer : public FIX::Application
         if (!book_.empty() && s == opt_.book_symbol)
             return true;
         for (auto &x : opt_.sim_symbols)
+            if (x == s)
+                return true;
+        return held(s);
+    }
+
+    bool held(const std::string &s) const
+    {
+        for (auto &x : opt_.hold_symbols)
             if (x == s)
                 return true;
         return false;
@@ -789,10 +860,212 @@ class Peer : public FIX::Application
         o.cum += q;
         o.notional += (__int128)px * q;
         o.status = o.cum == o.qty ? '2' : '1';
+        account_fill(o.symbol, o.side, q, px);
         FIX::Message r = er(o, 'F', o.clid);
         r.setField(FIX::FIELD::LastQty, fixed_str(q));
         r.setField(FIX::FIELD::LastPx, fixed_str(px));
         send_er(r, o, o.status == '2' ? "FILLED" : "PARTIAL");
+    }
+
+    /* -------- the account -------- */
+
+    struct Position {
+        int64_t bought = 0;  /* today's buys (TQ LongQty) */
+        int64_t sold = 0;    /* today's sells (TQ ShortQty) */
+        int64_t last_px = 0; /* last fill price: the report's SettlPrice */
+    };
+
+    /* Cash and position move with every fill, as a cash account's do; the
+     * notional is rounded as desk rounds it (desk_fixed_mul). */
+    void account_fill(const std::string &sym, char side, int64_t q, int64_t px)
+    {
+        int64_t notional = 0;
+        if (desk_fixed_mul(px, q, &notional) != 0)
+            throw std::runtime_error("notional overflow");
+        Position &p = pos_[sym];
+        if (side == '1') {
+            cash_ -= notional;
+            p.bought += q;
+        } else {
+            cash_ += notional;
+            p.sold += q;
+        }
+        p.last_px = px;
+        save_account();
+    }
+
+    /* <store>/account: "cash N" and "pos SYM BOUGHT SOLD LASTPX" (1e-8 units). */
+    void load_account()
+    {
+        cash_ = opt_.cash;
+        std::ifstream in(account_path_);
+        std::string kind;
+        while (in >> kind) {
+            long long a = 0, b = 0, c = 0;
+            std::string sym;
+            if (kind == "cash" && in >> a)
+                cash_ = a;
+            else if (kind == "pos" && in >> sym >> a >> b >> c)
+                pos_[sym] = Position{a, b, c};
+            else
+                throw std::runtime_error("bad line in " + account_path_);
+        }
+    }
+
+    void save_account()
+    {
+        std::string tmp = account_path_ + ".tmp";
+        FILE *f = std::fopen(tmp.c_str(), "w");
+        if (f == nullptr)
+            throw std::runtime_error("cannot write " + tmp);
+        std::fprintf(f, "cash %lld\n", (long long)cash_);
+        for (auto &kv : pos_)
+            std::fprintf(f, "pos %s %lld %lld %lld\n", kv.first.c_str(),
+                         (long long)kv.second.bought, (long long)kv.second.sold,
+                         (long long)kv.second.last_px);
+        std::fclose(f);
+        std::rename(tmp.c_str(), account_path_.c_str());
+    }
+
+    /* Net position of sym: start of day (phantom) plus today's trades. */
+    int64_t net(const std::string &sym) const
+    {
+        auto ph = phantom_.find(sym);
+        auto p = pos_.find(sym);
+        int64_t q = ph == phantom_.end() ? 0 : ph->second;
+        if (p != pos_.end())
+            q += p->second.bought - p->second.sold;
+        return q;
+    }
+
+    /* Cash held for open buy orders: leaves x limit (--sim-px for market). */
+    int64_t reserved() const
+    {
+        int64_t r = 0;
+        for (auto &kv : orders_) {
+            const Order &o = kv.second;
+            int64_t v = 0;
+            if (o.live() && o.side == '1' &&
+                desk_fixed_mul(o.px > 0 ? o.px : opt_.sim_px, o.qty - o.cum, &v) == 0)
+                r += v;
+        }
+        return r;
+    }
+
+    static std::string today()
+    {
+        time_t t = time(nullptr);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        char buf[16];
+        std::strftime(buf, sizeof buf, "%Y%m%d", &tm);
+        return buf;
+    }
+
+    /* Fields every position message carries (FIX44.xml: Parties is required
+     * but has no required field; Account and AccountType are). */
+    void pos_common(FIX::Message &m, const std::string &req_id, const std::string &acct)
+    {
+        m.setField(FIX::FIELD::PosMaintRptID, "PM-" + std::to_string(++nrpt_));
+        m.setField(FIX::FIELD::PosReqID, req_id);
+        m.setField(FIX::FIELD::UnsolicitedIndicator, "N");
+        m.setField(FIX::FIELD::Account, acct);
+        m.setField(FIX::FIELD::AccountType, "1");
+    }
+
+    /*
+     * RequestForPositions: RequestForPositionsAck (728 = 0, or 2 with no
+     * position; 727 = how many reports follow), then one PositionReport per
+     * symbol whose position is not zero, its PositionQty group holding SOD
+     * (the phantom position) and TQ (LongQty bought, ShortQty sold today).
+     */
+    void on_positions(const FIX::Message &m)
+    {
+        std::string id = str(m, FIX::FIELD::PosReqID);
+        std::string acct = opt_str(m, FIX::FIELD::Account, opt_.target);
+        std::vector<std::string> syms;
+        std::map<std::string, int> seen;
+        for (auto &kv : pos_)
+            seen[kv.first] = 1;
+        for (auto &kv : phantom_)
+            seen[kv.first] = 1;
+        for (auto &kv : seen)
+            if (net(kv.first) != 0)
+                syms.push_back(kv.first);
+        bool ok = str(m, FIX::FIELD::PosReqType) == "0";
+        FIX::Message ack;
+        ack.getHeader().setField(FIX::FIELD::MsgType, "AO");
+        pos_common(ack, id, acct);
+        ack.setField(FIX::FIELD::TotalNumPosReports, std::to_string(ok ? syms.size() : 0));
+        ack.setField(FIX::FIELD::PosReqResult, !ok ? "4" : syms.empty() ? "2" : "0");
+        ack.setField(FIX::FIELD::PosReqStatus, ok ? "0" : "2");
+        send(ack);
+        event("SEND POSITION_ACK 710=" + id + " 727=" + std::to_string(ok ? syms.size() : 0));
+        if (!ok)
+            return;
+        for (auto &sym : syms) {
+            FIX::Message r;
+            r.getHeader().setField(FIX::FIELD::MsgType, "AP");
+            pos_common(r, id, acct);
+            r.setField(FIX::FIELD::PosReqType, "0");
+            r.setField(FIX::FIELD::TotalNumPosReports, std::to_string(syms.size()));
+            r.setField(FIX::FIELD::PosReqResult, "0");
+            r.setField(FIX::FIELD::ClearingBusinessDate, today());
+            r.setField(FIX::FIELD::Symbol, sym);
+            auto p = pos_.find(sym);
+            Position ps = p == pos_.end() ? Position{} : p->second;
+            int64_t px = ps.last_px > 0 ? ps.last_px : opt_.sim_px;
+            r.setField(FIX::FIELD::SettlPrice, fixed_str(px));
+            r.setField(FIX::FIELD::SettlPriceType, "2"); /* theoretical: a mark, not a settlement */
+            r.setField(FIX::FIELD::PriorSettlPrice, fixed_str(px));
+            auto ph = phantom_.find(sym);
+            int64_t sod = ph == phantom_.end() ? 0 : ph->second;
+            FIX::Group g1(FIX::FIELD::NoPositions, FIX::FIELD::PosType);
+            g1.setField(FIX::FIELD::PosType, "SOD");
+            g1.setField(FIX::FIELD::LongQty, fixed_str(sod > 0 ? sod : 0));
+            g1.setField(FIX::FIELD::ShortQty, fixed_str(sod < 0 ? -sod : 0));
+            r.addGroup(g1);
+            FIX::Group g2(FIX::FIELD::NoPositions, FIX::FIELD::PosType);
+            g2.setField(FIX::FIELD::PosType, "TQ");
+            g2.setField(FIX::FIELD::LongQty, fixed_str(ps.bought));
+            g2.setField(FIX::FIELD::ShortQty, fixed_str(ps.sold));
+            r.addGroup(g2);
+            send(r);
+            event("SEND POSITION_REPORT 710=" + id + " 55=" + sym + " qty=" + fixed_str(net(sym)));
+        }
+    }
+
+    /*
+     * CollateralInquiry: one CollateralReport.  CashOutstanding (901) is the
+     * cash, MarginExcess (899) what can still be committed (cash minus open
+     * buy orders), TotalNetValue (900) cash plus positions at their last
+     * price; CollStatus 3 (assigned).
+     */
+    void on_collateral(const FIX::Message &m)
+    {
+        std::string id = opt_str(m, FIX::FIELD::CollInquiryID, "");
+        int64_t value = cash_;
+        for (auto &kv : pos_) {
+            int64_t v = 0;
+            if (desk_fixed_mul(kv.second.last_px, net(kv.first), &v) == 0)
+                value += v;
+        }
+        FIX::Message r;
+        r.getHeader().setField(FIX::FIELD::MsgType, "BA");
+        r.setField(FIX::FIELD::CollRptID, "CR-" + std::to_string(++nrpt_));
+        if (!id.empty())
+            r.setField(FIX::FIELD::CollInquiryID, id);
+        r.setField(FIX::FIELD::CollStatus, "3");
+        r.setField(FIX::FIELD::TotNumReports, "1");
+        r.setField(FIX::FIELD::LastRptRequested, "Y");
+        r.setField(FIX::FIELD::Account, opt_str(m, FIX::FIELD::Account, opt_.target));
+        r.setField(FIX::FIELD::Currency, "USD");
+        r.setField(FIX::FIELD::CashOutstanding, fixed_str(cash_));
+        r.setField(FIX::FIELD::MarginExcess, fixed_str(cash_ - reserved()));
+        r.setField(FIX::FIELD::TotalNetValue, fixed_str(value));
+        send(r);
+        event("SEND COLLATERAL_REPORT 909=" + id + " 901=" + fixed_str(cash_) +
+              " 899=" + fixed_str(cash_ - reserved()));
     }
 
     /* Try to execute o now; `arrival` is true right after the ack (IOC/FOK). */
@@ -815,11 +1088,12 @@ class Peer : public FIX::Application
             if (!marketable)
                 avail = 0;
         } else {
-            /* Deterministic symbol: fill_pct of the order per tick, at the limit. */
+            /* Deterministic symbol: fill_pct of the order per tick, at the
+             * limit; a held symbol waits for the `fill` command. */
             o.triggered = true;
             px = o.px > 0 ? o.px : opt_.sim_px;
             __int128 step = ((__int128)o.qty * opt_.fill_pct + 99) / 100;
-            avail = arrival ? 0 : (int64_t)step;
+            avail = arrival || held(o.symbol) ? 0 : (int64_t)step;
         }
         int64_t leaves = o.qty - o.cum;
         if (arrival && o.tif == '4' && avail < leaves) {
@@ -852,6 +1126,35 @@ class Peer : public FIX::Application
         in >> verb;
         FIX::Session *s = FIX::Session::lookupSession(sid_);
         event("COMMAND " + line);
+        if (verb == "fill" && s != nullptr) {
+            std::string sym, qs;
+            in >> sym >> qs;
+            int64_t q = 0;
+            if (!qs.empty() && (desk_fixed_parse(qs.data(), qs.size(), &q) != 0 || q <= 0)) {
+                event("COMMAND bad quantity: " + line);
+                return;
+            }
+            for (auto &id : arrival_) {
+                auto it = orders_.find(id);
+                if (it == orders_.end() || !it->second.live() || it->second.symbol != sym)
+                    continue;
+                Order &o = it->second;
+                int64_t left = o.qty - o.cum, n = q > 0 && q < left ? q : left;
+                fill(o, n, o.px > 0 ? o.px : opt_.sim_px);
+            }
+            return;
+        }
+        if (verb == "phantom") {
+            std::string sym, qs;
+            int64_t q = 0;
+            in >> sym >> qs;
+            if (sym.empty() || desk_fixed_parse(qs.data(), qs.size(), &q) != 0) {
+                event("COMMAND bad phantom: " + line);
+                return;
+            }
+            phantom_[sym] = q;
+            return;
+        }
         if (s == nullptr) {
             event("COMMAND ignored: no session");
             return;
@@ -903,6 +1206,11 @@ class Peer : public FIX::Application
     std::deque<std::string> pending_;          /* commands to run after poll */
     std::string exec_prefix_;                  /* ExecIDs unique across restarts */
     long nexec_ = 0, norders_ = 0, napp_ = 0;
+    int64_t cash_ = 0;                       /* the account's cash, 1e-8 */
+    std::map<std::string, Position> pos_;    /* positions by symbol */
+    std::map<std::string, int64_t> phantom_; /* start-of-day positions (--phantom) */
+    std::string account_path_;               /* <store>/account */
+    long nrpt_ = 0;                          /* PosMaintRptID / CollRptID numbers */
     bool logged_on_ = false, had_logon_ = false, session_ended_ = false;
     FILE *rej_ = nullptr;
     FILE *ev_ = nullptr;

@@ -17,6 +17,10 @@
  * 5. SendingTime formatting and parsing, fixed-point formatting exactness,
  *    getters' error codes, ClOrdID and ExecID mapping, and the
  *    ExecutionReport / OrderCancelReject -> desk_vevent_t table.
+ * 6. Account messages: RequestForPositions (35=AN) and CollateralInquiry
+ *    (35=BB) byte for byte against the reference framing; AO, AP (SOD + TQ,
+ *    FIN alone, other PosTypes ignored), BA and BG decoded, and their
+ *    errors.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -1362,6 +1366,163 @@ static void test_exec_mapping(void **state)
     assert_int_equal(h.seq, 0);
 }
 
+/* ---- 6. account messages ---- */
+
+/* Frame a venue message "35=<type>|49=V|56=C|34=9|52=...|<fields>" and parse it. */
+static void acct_msg(desk_fix_msg_t *m, char *buf, size_t cap, const char *type, const char *fields)
+{
+    char body[1024];
+
+    snprintf(body, sizeof body, "35=%s|49=V|56=C|34=9|52=20250101-00:00:00|%s", type, fields);
+    size_t n = ref_frame(buf, cap, body);
+    parse_one(buf, n, m);
+}
+
+static void test_account_encode(void **state)
+{
+    (void)state;
+    char buf[512], want[1024];
+    const char *msg;
+    desk_fix_enc_t e;
+    desk_fix_msg_t m = new_msg();
+
+    desk_fix_enc_begin(&e, &CLIENT, buf, sizeof buf, "AN", 7, at(14, 30, 0, 5));
+    desk_fix_put_position_request(&e, "p1", 2, "CLIENT1", 7, at(14, 30, 0, 5));
+    size_t wn = ref_frame(want, sizeof want,
+                          "35=AN|49=CLIENT1|56=SIMVENUE|34=7|52=20250101-14:30:00.005|710=p1|724=0|"
+                          "263=0|1=CLIENT1|581=1|715=20250101|60=20250101-14:30:00.005|");
+    int n = desk_fix_enc_finish(&e, &msg);
+    assert_int_equal(n, (int)wn);
+    assert_memory_equal(msg, want, wn);
+    parse_one(msg, (size_t)n, &m);
+    assert_true(desk_fix_msg_is(&m, "AN"));
+
+    desk_fix_enc_begin(&e, &CLIENT, buf, sizeof buf, "BB", 8, at(14, 30, 1, 0));
+    desk_fix_put_collateral_inquiry(&e, "c1", 2, "ACC 1", 5);
+    wn = ref_frame(want, sizeof want,
+                   "35=BB|49=CLIENT1|56=SIMVENUE|34=8|52=20250101-14:30:01.000|909=c1|263=0|"
+                   "1=ACC 1|");
+    n = desk_fix_enc_finish(&e, &msg);
+    assert_int_equal(n, (int)wn);
+    assert_memory_equal(msg, want, wn);
+
+    /* The body must match the MsgType it was begun with; ids are required. */
+    desk_fix_enc_begin(&e, &CLIENT, buf, sizeof buf, "BB", 9, 0);
+    desk_fix_put_position_request(&e, "p1", 2, "A", 1, 0);
+    assert_int_equal(desk_fix_enc_finish(&e, &msg), -EINVAL);
+    desk_fix_enc_begin(&e, &CLIENT, buf, sizeof buf, "A", 9, 0);
+    desk_fix_put_collateral_inquiry(&e, "c1", 2, "A", 1);
+    assert_int_equal(desk_fix_enc_finish(&e, &msg), -EINVAL);
+    desk_fix_enc_begin(&e, &CLIENT, buf, sizeof buf, "AN", 9, 0);
+    desk_fix_put_position_request(&e, "", 0, "A", 1, 0);
+    assert_int_equal(desk_fix_enc_finish(&e, &msg), -EINVAL);
+    desk_fix_enc_begin(&e, &CLIENT, buf, sizeof buf, "BB", 9, 0);
+    desk_fix_put_collateral_inquiry(&e, "c1", 2, "", 0);
+    assert_int_equal(desk_fix_enc_finish(&e, &msg), -EINVAL);
+    /* Too small a buffer. */
+    desk_fix_enc_begin(&e, &CLIENT, buf, 100, "AN", 9, 0);
+    desk_fix_put_position_request(&e, "p1", 2, "CLIENT1", 7, 0);
+    assert_int_equal(desk_fix_enc_finish(&e, &msg), -ENOSPC);
+}
+
+static void test_account_decode(void **state)
+{
+    (void)state;
+    char buf[1024];
+    desk_fix_msg_t m = new_msg();
+    desk_fix_posack_t a;
+    desk_fix_posrpt_t r;
+    desk_fix_collrpt_t c;
+    desk_fix_collack_t g;
+
+    acct_msg(&m, buf, sizeof buf, "AO", "721=PM1|710=p1|727=3|728=0|729=0|1=X|581=1|");
+    assert_int_equal(desk_fix_posack_decode(&m, &a), 0);
+    assert_sv(a.pos_req_id, "p1");
+    assert_int_equal(a.total, 3);
+    assert_int_equal(a.result, 0);
+    assert_int_equal(a.status, 0);
+    acct_msg(&m, buf, sizeof buf, "AO", "721=PM1|728=4|729=2|58=not here|");
+    assert_int_equal(desk_fix_posack_decode(&m, &a), 0);
+    assert_int_equal(a.total, -1);
+    assert_int_equal(a.pos_req_id.len, 0);
+    assert_sv(a.text, "not here");
+    acct_msg(&m, buf, sizeof buf, "AO", "721=PM1|710=p1|729=0|"); /* 728 missing */
+    assert_int_equal(desk_fix_posack_decode(&m, &a), -EBADMSG);
+    acct_msg(&m, buf, sizeof buf, "AO", "721=PM1|728=x|729=0|");
+    assert_int_equal(desk_fix_posack_decode(&m, &a), -EBADMSG);
+    assert_int_equal(desk_fix_posrpt_decode(&m, &r), -EINVAL); /* not an AP */
+
+    /* SOD + TQ: 5 - 0 + 10.5 - 3 = 12.5. */
+    acct_msg(&m, buf, sizeof buf, "AP",
+             "721=PR1|710=p1|727=2|728=0|715=20250101|1=X|581=1|55=AMZN|730=150.25|731=2|"
+             "734=150|702=2|703=SOD|704=5|705=0|703=TQ|704=10.5|705=3|");
+    assert_int_equal(desk_fix_posrpt_decode(&m, &r), 0);
+    assert_sv(r.symbol, "AMZN");
+    assert_sv(r.pos_req_id, "p1");
+    assert_sv(r.account, "X");
+    assert_int_equal(r.total, 2);
+    assert_int_equal(r.npos, 2);
+    assert_false(r.have_fin);
+    assert_int_equal(r.qty, 1250000000);
+    assert_int_equal(r.settl_px, 15025000000);
+    /* FIN stands alone; other PosTypes (here an intra-spread quantity) are
+     * ignored; short positions are negative. */
+    acct_msg(&m, buf, sizeof buf, "AP",
+             "721=PR2|728=0|55=SIMX|325=Y|702=3|703=TQ|704=1|705=0|703=FIN|704=0|705=4|703=IAS|"
+             "704=9|");
+    assert_int_equal(desk_fix_posrpt_decode(&m, &r), 0);
+    assert_true(r.have_fin);
+    assert_true(r.unsolicited);
+    assert_int_equal(r.npos, 3);
+    assert_int_equal(r.qty, -4 * E8);
+    assert_int_equal(r.total, -1);
+    acct_msg(&m, buf, sizeof buf, "AP", "721=PR3|728=0|55=SIMX|702=1|703=TQ|705=2|");
+    assert_int_equal(desk_fix_posrpt_decode(&m, &r), 0);
+    assert_int_equal(r.qty, -2 * E8);
+    /* Errors: no symbol, no 728, a quantity before any 703, a negative one,
+     * a quantity finer than 1e-8. */
+    acct_msg(&m, buf, sizeof buf, "AP", "721=PR|728=0|702=1|703=TQ|704=1|");
+    assert_int_equal(desk_fix_posrpt_decode(&m, &r), -EBADMSG);
+    acct_msg(&m, buf, sizeof buf, "AP", "721=PR|55=A|702=1|703=TQ|704=1|");
+    assert_int_equal(desk_fix_posrpt_decode(&m, &r), -EBADMSG);
+    acct_msg(&m, buf, sizeof buf, "AP", "721=PR|728=0|55=A|704=1|702=1|703=TQ|");
+    assert_int_equal(desk_fix_posrpt_decode(&m, &r), -EBADMSG);
+    acct_msg(&m, buf, sizeof buf, "AP", "721=PR|728=0|55=A|702=1|703=TQ|704=-1|");
+    assert_int_equal(desk_fix_posrpt_decode(&m, &r), -EBADMSG);
+    acct_msg(&m, buf, sizeof buf, "AP", "721=PR|728=0|55=A|702=1|703=TQ|704=0.000000001|");
+    assert_int_equal(desk_fix_posrpt_decode(&m, &r), -ERANGE);
+
+    acct_msg(&m, buf, sizeof buf, "BA",
+             "908=CR1|909=c1|910=3|911=1|912=Y|1=X|15=USD|901=9998.75|899=-12.5|900=20000|");
+    assert_int_equal(desk_fix_collrpt_decode(&m, &c), 0);
+    assert_sv(c.coll_rpt_id, "CR1");
+    assert_sv(c.inquiry_id, "c1");
+    assert_sv(c.currency, "USD");
+    assert_int_equal(c.status, 3);
+    assert_int_equal(c.total, 1);
+    assert_true(c.have_cash && c.have_excess && c.have_net);
+    assert_int_equal(c.cash, 999875000000);
+    assert_int_equal(c.margin_excess, -1250000000); /* a deficit */
+    assert_int_equal(c.net_value, 20000 * E8);
+    acct_msg(&m, buf, sizeof buf, "BA", "908=CR2|910=0|");
+    assert_int_equal(desk_fix_collrpt_decode(&m, &c), 0);
+    assert_false(c.have_cash || c.have_excess || c.have_net);
+    assert_int_equal(c.total, -1);
+    acct_msg(&m, buf, sizeof buf, "BA", "909=c1|910=0|901=1|"); /* no 908 */
+    assert_int_equal(desk_fix_collrpt_decode(&m, &c), -EBADMSG);
+    acct_msg(&m, buf, sizeof buf, "BA", "908=CR|910=0|901=1.5x|");
+    assert_int_equal(desk_fix_collrpt_decode(&m, &c), -EBADMSG);
+    assert_int_equal(desk_fix_collack_decode(&m, &g), -EINVAL);
+
+    acct_msg(&m, buf, sizeof buf, "BG", "909=c1|945=4|946=8|58=no|");
+    assert_int_equal(desk_fix_collack_decode(&m, &g), 0);
+    assert_sv(g.inquiry_id, "c1");
+    assert_int_equal(g.status, 4);
+    assert_int_equal(g.result, 8);
+    acct_msg(&m, buf, sizeof buf, "BG", "909=c1|");
+    assert_int_equal(desk_fix_collack_decode(&m, &g), -EBADMSG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1372,6 +1533,7 @@ int main(void)
         cmocka_unit_test(test_bad_messages),       cmocka_unit_test(test_garbage_between_messages),
         cmocka_unit_test(test_sending_time),       cmocka_unit_test(test_fixed_format),
         cmocka_unit_test(test_getters_and_ids),    cmocka_unit_test(test_exec_mapping),
+        cmocka_unit_test(test_account_encode),     cmocka_unit_test(test_account_decode),
     };
 
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -23,6 +23,15 @@
  * test_reject_is_logged: a bad Side (54=Z) draws QuickFIX's Reject 373=5 and
  *   exactly one line in the reject log, so the empty log above means
  *   something.
+ * test_account: desk's RequestForPositions (35=AN) and CollateralInquiry
+ *   (35=BB) pass QuickFIX's FIX44.xml validation (no reject), and the
+ *   answers decode: RequestForPositionsAck + one PositionReport per symbol
+ *   (a phantom start-of-day position, then a fill), CollateralReport with
+ *   CashOutstanding = starting cash - the fill's notional and MarginExcess
+ *   net of an open buy order.
+ * test_account_refused: --account-reports unsupported answers both with
+ *   BusinessMessageReject 380=3 naming the MsgType, reject with a session
+ *   Reject 373=5; the reject log has exactly those lines.
  *
  * Skips (77) with a reason when desk-fix-peer was not built (no QuickFIX).
  * Without shared/data the peer runs without its data dictionary and with a
@@ -695,12 +704,230 @@ static void test_reject_is_logged(void **state)
     peer_cleanup(&p);
 }
 
+/* Send RequestForPositions "id" for account CLIENT1. */
+static void send_positions_request(struct client *c, const char *id)
+{
+    desk_fix_enc_t e;
+
+    begin(c, &e, "AN");
+    desk_fix_put_position_request(&e, id, strlen(id), "CLIENT1", 7, wall_ns());
+    client_send(c, &e);
+}
+
+static void send_collateral_inquiry(struct client *c, const char *id)
+{
+    desk_fix_enc_t e;
+
+    begin(c, &e, "BB");
+    desk_fix_put_collateral_inquiry(&e, id, strlen(id), "CLIENT1", 7);
+    client_send(c, &e);
+}
+
+/* The RequestForPositionsAck of request id; returns TotalNumPosReports. */
+static int expect_posack(struct client *c, const char *id, int want_result)
+{
+    desk_fix_posack_t a;
+
+    expect(c, "AO");
+    assert_int_equal(desk_fix_posack_decode(&c->m, &a), 0);
+    assert_int_equal(a.pos_req_id.len, strlen(id));
+    assert_memory_equal(a.pos_req_id.p, id, strlen(id));
+    assert_int_equal(a.result, want_result);
+    assert_int_equal(a.status, 0);
+    return a.total;
+}
+
+/* The next PositionReport of request id: its symbol's quantity into *qty. */
+static void expect_posrpt(struct client *c, const char *id, char *sym, size_t cap, int64_t *qty)
+{
+    desk_fix_posrpt_t r;
+
+    expect(c, "AP");
+    assert_int_equal(desk_fix_posrpt_decode(&c->m, &r), 0);
+    assert_memory_equal(r.pos_req_id.p, id, strlen(id));
+    assert_int_equal(r.result, 0);
+    assert_int_equal(r.npos, 2); /* SOD and TQ */
+    assert_false(r.unsolicited);
+    assert_true(r.symbol.len < cap);
+    memcpy(sym, r.symbol.p, r.symbol.len);
+    sym[r.symbol.len] = '\0';
+    *qty = r.qty;
+}
+
+static void expect_collrpt(struct client *c, const char *id, int64_t cash, int64_t excess)
+{
+    desk_fix_collrpt_t r;
+
+    expect(c, "BA");
+    assert_int_equal(desk_fix_collrpt_decode(&c->m, &r), 0);
+    assert_memory_equal(r.inquiry_id.p, id, strlen(id));
+    assert_true(r.have_cash && r.have_excess && r.have_net);
+    assert_int_equal(r.cash, cash);
+    assert_int_equal(r.margin_excess, excess);
+}
+
+static void logout_and_wait(struct client *c, struct peer *p)
+{
+    desk_fix_enc_t e;
+    int rc;
+
+    begin(c, &e, "5");
+    desk_fix_put_logout(&e, NULL, 0);
+    client_send(c, &e);
+    while ((rc = client_next(c, 5000)) == 0 && !desk_fix_msg_is(&c->m, "5"))
+        ;
+    assert_int_equal(rc, 0);
+    close(c->fd);
+    int st = peer_wait(p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void test_account(void **state)
+{
+    static struct client c;
+    struct peer p;
+    desk_fix_exec_t x;
+    desk_vevent_t ev;
+    char sym[16];
+    int64_t q;
+    const char *extra[] = {"--hold-symbol", "HOLDX", "--cash", "1000", "--phantom", "PH:3", NULL};
+
+    (void)state;
+    peer_start(&p, extra);
+    client_open(&c, p.port);
+    logon(&c);
+    /* A phantom start-of-day position only. */
+    send_positions_request(&c, "p1");
+    assert_int_equal(expect_posack(&c, "p1", 0), 1);
+    expect_posrpt(&c, "p1", sym, sizeof sym, &q);
+    assert_string_equal(sym, "PH");
+    assert_int_equal(q, 3 * E8);
+    send_collateral_inquiry(&c, "c1");
+    expect_collrpt(&c, "c1", 1000 * E8, 1000 * E8);
+
+    /* Buy 2 HOLDX at 10.5, filled by command: cash 979, position 2. */
+    desk_vcmd_t nos = {.type = DESK_CMD_NEW,
+                       .side = DESK_BUY,
+                       .ord_type = DESK_LIMIT,
+                       .tif = DESK_DAY,
+                       .cl_ord_id = 1,
+                       .qty = 2 * E8,
+                       .px = 1050000000};
+    send_order(&c, "D", &nos, "HOLDX");
+    expect_er(&c, &x, &ev, 1);
+    assert_int_equal(ev.type, DESK_EV_ACK);
+    peer_command(&p, "fill HOLDX");
+    expect_er(&c, &x, &ev, 1);
+    assert_int_equal(ev.type, DESK_EV_FILL);
+    assert_int_equal(x.ord_status, '2');
+    send_positions_request(&c, "p2");
+    assert_int_equal(expect_posack(&c, "p2", 0), 2);
+    int seen = 0;
+    for (int k = 0; k < 2; k++) {
+        expect_posrpt(&c, "p2", sym, sizeof sym, &q);
+        if (strcmp(sym, "HOLDX") == 0)
+            assert_int_equal(q, 2 * E8), seen |= 1;
+        else if (strcmp(sym, "PH") == 0)
+            assert_int_equal(q, 3 * E8), seen |= 2;
+    }
+    assert_int_equal(seen, 3);
+    /* A resting buy of 5 at 4 holds 20 of the buying power, not the cash. */
+    nos.cl_ord_id = 2;
+    nos.qty = 5 * E8;
+    nos.px = 4 * E8;
+    send_order(&c, "D", &nos, "HOLDX");
+    expect_er(&c, &x, &ev, 1);
+    assert_int_equal(ev.type, DESK_EV_ACK);
+    send_collateral_inquiry(&c, "c2");
+    expect_collrpt(&c, "c2", 979 * E8, 959 * E8);
+    /* Flat again: no position in HOLDX, the phantom cleared: 728=2. */
+    peer_command(&p, "phantom PH 0");
+    nos.cl_ord_id = 3;
+    nos.side = DESK_SELL;
+    nos.qty = 2 * E8;
+    nos.px = 11 * E8;
+    send_order(&c, "D", &nos, "HOLDX");
+    expect_er(&c, &x, &ev, 1);
+    assert_int_equal(ev.type, DESK_EV_ACK);
+    peer_command(&p, "fill HOLDX 2");
+    for (int fills = 0; fills < 2;) { /* both open orders fill */
+        expect_er(&c, &x, &ev, 1);
+        fills += ev.type == DESK_EV_FILL;
+    }
+    send_positions_request(&c, "p3");
+    assert_int_equal(expect_posack(&c, "p3", 0), 1); /* HOLDX +2 from the buy of 5 filled 2 */
+    expect_posrpt(&c, "p3", sym, sizeof sym, &q);
+    assert_string_equal(sym, "HOLDX");
+    assert_int_equal(q, 2 * E8);
+    logout_and_wait(&c, &p);
+    assert_no_rejects(&p); /* QuickFIX validated 35=AN and 35=BB against FIX44.xml */
+    peer_cleanup(&p);
+}
+
+/* The next message that is not Heartbeat/TestRequest/Resend, raw (35=3 allowed). */
+static void next_raw(struct client *c)
+{
+    int rc;
+
+    while ((rc = client_next(c, 5000)) == 0 &&
+           (desk_fix_msg_is(&c->m, "0") || desk_fix_msg_is(&c->m, "1")))
+        c->in_seq++;
+    assert_int_equal(rc, 0);
+    c->in_seq++;
+}
+
+static void test_account_refused(void **state)
+{
+    static const char *modes[] = {"unsupported", "reject"};
+
+    (void)state;
+    for (int k = 0; k < 2; k++) {
+        static struct client c;
+        struct peer p;
+        desk_fix_sv_t v;
+        int64_t n;
+        const char *extra[] = {"--account-reports", modes[k], NULL};
+
+        if (k == 1 && !file_exists(DICT))
+            break; /* QuickFIX needs the dictionary to know the tag it rejects */
+        peer_start(&p, extra);
+        client_open(&c, p.port);
+        logon(&c);
+        send_positions_request(&c, "p1");
+        next_raw(&c);
+        assert_true(desk_fix_msg_is(&c.m, k == 0 ? "j" : "3"));
+        assert_int_equal(desk_fix_get_str(&c.m, DESK_FIX_RefMsgType, &v), 0);
+        assert_int_equal(v.len, 2);
+        assert_memory_equal(v.p, "AN", 2);
+        uint32_t why = k == 0 ? DESK_FIX_BusinessRejectReason : DESK_FIX_SessionRejectReason;
+        assert_int_equal(desk_fix_get_int(&c.m, why, &n), 0);
+        assert_int_equal(n, k == 0 ? 3 : 5);
+        send_collateral_inquiry(&c, "c1");
+        next_raw(&c);
+        assert_true(desk_fix_msg_is(&c.m, k == 0 ? "j" : "3"));
+        assert_int_equal(desk_fix_get_str(&c.m, DESK_FIX_RefMsgType, &v), 0);
+        assert_memory_equal(v.p, "BB", 2);
+        logout_and_wait(&c, &p);
+        FILE *f = fopen(p.rejects, "r");
+        char line[2048];
+        int lines = 0;
+        assert_non_null(f);
+        while (fgets(line, sizeof line, f) != NULL) {
+            assert_non_null(strstr(line, k == 0 ? "BUSINESS_REJECT" : "REJECT"));
+            lines++;
+        }
+        fclose(f);
+        assert_int_equal(lines, 2);
+        peer_cleanup(&p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_session),
-        cmocka_unit_test(test_drop),
-        cmocka_unit_test(test_reject_is_logged),
+        cmocka_unit_test(test_session),          cmocka_unit_test(test_drop),
+        cmocka_unit_test(test_reject_is_logged), cmocka_unit_test(test_account),
+        cmocka_unit_test(test_account_refused),
     };
 
     signal(SIGPIPE, SIG_IGN);

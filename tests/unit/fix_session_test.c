@@ -40,6 +40,25 @@
  *                         order by tick().
  * test_options            create() names an unknown option, a missing cash;
  *                         session hours parse and apply.
+ * test_relogon_status     after a Logon with a sequence reset, one
+ *                         OrderStatusRequest per live order (the pending
+ *                         cancel's ClOrdID when there is one): a fill lost
+ *                         with the reset comes as one catch-up FILL, a
+ *                         cancel carried out as CANCELED, an order the venue
+ *                         never got as REJECT, an acknowledged order it
+ *                         forgot and an unknowable replace only logged;
+ *                         without a reset the resend's fill and the answer
+ *                         make exactly one FILL.
+ * test_account_round      35=AN / 35=BB after the Logon (every field the
+ *                         dictionary requires), AO + AP (SOD + TQ, FIN) + BA
+ *                         -> one report with both positions and the balance;
+ *                         the requests resent (43=Y) when the venue asks;
+ *                         answers of an old round ignored; the next round
+ *                         after reconcile_interval; -EBUSY logged once.
+ * test_account_refused    BusinessMessageReject of 35=AN and Reject of 35=BB
+ *                         turn each part off with one log line, the session
+ *                         stays UP; a RequestForPositionsAck 728=4 or a
+ *                         CollateralInquiryAck 945=4 do the same.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -82,6 +101,10 @@ struct cap {
     desk_fix_msg_t m;      /* the last message taken */
     desk_fix_tmpl_t venue; /* SIMVENUE -> CLIENT1 */
     char vbuf[2048];
+    int acct_rc;                /* what the account callback returns */
+    int nrep;                   /* account reports handed over */
+    desk_account_report_t rep;  /* the last one (rep.pos points at rep_pos) */
+    desk_position_t rep_pos[8]; /* its positions */
 };
 
 static int c_send(const char *buf, size_t len, void *ctx)
@@ -123,6 +146,18 @@ static void c_log(const char *line, void *ctx)
     struct cap *c = ctx;
     size_t n = strlen(c->logs);
     snprintf(c->logs + n, sizeof c->logs - n, "%s\n", line);
+}
+
+static int c_account(const desk_account_report_t *r, void *ctx)
+{
+    struct cap *c = ctx;
+    c->nrep++;
+    c->rep = *r;
+    assert_true(r->npos <= 8);
+    if (r->npos)
+        memcpy(c->rep_pos, r->pos, r->npos * sizeof *r->pos);
+    c->rep.pos = c->rep_pos;
+    return c->acct_rc;
 }
 
 static struct cap *cap_new(void)
@@ -1069,6 +1104,402 @@ static void test_options(void **state)
     free(c);
 }
 
+/* ------------------------------------------------- reconnect and account */
+
+static const desk_instrument_t TEST_INSTR[2] = {{.id = 3, .symbol = "AMZN"},
+                                                {.id = 5, .symbol = "SIMX"}};
+
+static int count_str(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    return n;
+}
+
+static void test_relogon_status(void **state)
+{
+    (void)state;
+    struct cap *c = cap_new();
+    desk_fix_session_cfg_t sc = cfg_default();
+    sc.reset_on_logon = 1;
+    sc.instr = TEST_INSTR;
+    sc.ninstr = 2;
+    desk_fix_session_t *s = sess_new(c, &sc);
+    uint64_t t = T0, in = 2;
+
+    logon(c, s, t);
+    desk_vcmd_t a = cmd_new(7, 10, 10 * E8, 150 * E8); /* 4 filled, 6 more while down */
+    desk_vcmd_t b = cmd_new(8, 20, 10 * E8, 150 * E8); /* acked; cancel d21 in flight */
+    desk_vcmd_t k = cmd_new(9, 30, 10 * E8, 150 * E8); /* never reached the venue */
+    assert_int_equal(desk_fix_session_new(s, &a, "AMZN", 4, t, wall(t)), 0);
+    venue(c, s, t, "8", in++, 0, er('0', '0', "d10", NULL, "E1", NULL, "0", "10"));
+    venue(c, s, t, "8", in++, 0, er('F', '1', "d10", NULL, "E2", "4", "4", "6"));
+    assert_int_equal(desk_fix_session_new(s, &b, "AMZN", 4, t, wall(t)), 0);
+    venue(c, s, t, "8", in++, 0, er('0', '0', "d20", NULL, "E3", NULL, "0", "10"));
+    desk_vcmd_t x = cmd_req(DESK_CMD_CANCEL, &b, 21, 20);
+    assert_int_equal(desk_fix_session_cancel(s, &x, "AMZN", 4, t, wall(t)), 0);
+    assert_int_equal(desk_fix_session_new(s, &k, "AMZN", 4, t, wall(t)), 0);
+    desk_vcmd_t f = cmd_new(10, 50, 10 * E8, 150 * E8); /* acked; the venue will forget it */
+    desk_vcmd_t g = cmd_new(12, 60, 10 * E8, 150 * E8); /* acked; replace d61 in flight */
+    assert_int_equal(desk_fix_session_new(s, &f, "AMZN", 4, t, wall(t)), 0);
+    venue(c, s, t, "8", in++, 0, er('0', '0', "d50", NULL, "E4", NULL, "0", "10"));
+    assert_int_equal(desk_fix_session_new(s, &g, "AMZN", 4, t, wall(t)), 0);
+    venue(c, s, t, "8", in++, 0, er('0', '0', "d60", NULL, "E5", NULL, "0", "10"));
+    desk_vcmd_t rg = cmd_req(DESK_CMD_REPLACE, &g, 61, 60);
+    rg.qty = 12 * E8;
+    assert_int_equal(desk_fix_session_replace(s, &rg, "AMZN", 4, t, wall(t)), 0);
+    expect_sent(c, "D", 2);
+    expect_sent(c, "D", 3);
+    expect_sent(c, "F", 4);
+    expect_sent(c, "D", 5);
+    expect_sent(c, "D", 6);
+    expect_sent(c, "D", 7);
+    expect_sent(c, "G", 8);
+    assert_int_equal(c->nev, 5);
+
+    /* The connection drops; the next Logon resets both sides to 1, so
+     * nothing the venue sent meanwhile will be resent. */
+    desk_fix_session_on_close(s, "dropped");
+    t += SEC;
+    logon(c, s, t);
+    assert_non_null(strstr(c->logs, "asking the venue about 5 live order(s)"));
+    desk_fix_session_tick(s, t, wall(t));
+    expect_sent(c, "H", 2);
+    assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d10");
+    assert_string_equal(fld(c, DESK_FIX_Symbol), "AMZN");
+    assert_string_equal(fld(c, DESK_FIX_Side), "1");
+    expect_sent(c, "H", 3);
+    assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d21"); /* the cancel's fate is unknown */
+    expect_sent(c, "H", 4);
+    assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d30");
+    expect_sent(c, "H", 5);
+    assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d50");
+    expect_sent(c, "H", 6);
+    assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d61");
+    desk_fix_session_tick(s, t, wall(t));
+    expect_nothing_sent(c);
+    assert_int_equal(desk_fix_session_stats(s)->status_asks, 5);
+
+    in = 2;
+    /* d10 filled in full while down: one catch-up FILL up to CumQty 10. */
+    venue(c, s, t, "8", in++, 0, er('I', '2', "d10", NULL, "S1", NULL, "10", "0"));
+    assert_int_equal(c->nev, 6);
+    assert_int_equal(c->ev[5].type, DESK_EV_FILL);
+    assert_true(c->ev[5].flags & DESK_VEV_CATCHUP);
+    assert_int_equal(c->ev[5].cum_qty, 10 * E8);
+    assert_int_equal(c->ev[5].last_px, 15025000000);
+    assert_int_equal(c->ev[5].order_id, 7);
+    assert_non_null(strstr(c->logs, "d10: the venue's CumQty 10 is above the 4 reported"));
+    /* The cancel was carried out. */
+    venue(c, s, t, "8", in++, 0, er('I', '4', "d21", "d20", "S2", NULL, "0", "0"));
+    assert_int_equal(c->nev, 7);
+    assert_int_equal(c->ev[6].type, DESK_EV_CANCELED);
+    assert_int_equal(c->ev[6].order_id, 8);
+    /* d30 never reached the venue: REJECT. */
+    venue(c, s, t, "8", in++, 0, "37=NONE|11=d30|17=S3|150=I|39=8|55=AMZN|54=1|151=0|14=0|6=0");
+    assert_int_equal(c->nev, 8);
+    assert_int_equal(c->ev[7].type, DESK_EV_REJECT);
+    assert_int_equal(c->ev[7].order_id, 9);
+    /* d50 was acknowledged and the venue no longer knows it: logged only. */
+    venue(c, s, t, "8", in++, 0, "37=NONE|11=d50|17=S5|150=I|39=8|55=AMZN|54=1|151=0|14=0|6=0");
+    assert_non_null(strstr(c->logs, "no longer knows d50"));
+    /* Live after the replace: done or not, nobody can tell: logged only. */
+    venue(c, s, t, "8", in++, 0, er('I', '0', "d61", "d60", "S6", NULL, "0", "10"));
+    assert_non_null(strstr(c->logs, "outcome of replace d61 is not known"));
+    assert_int_equal(c->nev, 8);
+    /* A second answer settles nothing more. */
+    venue(c, s, t, "8", in++, 0, er('I', '2', "d10", NULL, "S4", NULL, "10", "0"));
+    assert_int_equal(c->nev, 8);
+    /* Still live: d50 and d60; the next Logon asks again about those only. */
+    desk_fix_session_on_close(s, "dropped");
+    logon(c, s, t + SEC);
+    desk_fix_session_tick(s, t + SEC, wall(t + SEC));
+    expect_sent(c, "H", 2);
+    assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d50");
+    expect_sent(c, "H", 3);
+    assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d61");
+    expect_nothing_sent(c);
+    desk_fix_session_destroy(s);
+    free(c);
+
+    /* Without a reset the venue resends the fill; the status answer that
+     * follows adds nothing: exactly one FILL. */
+    c = cap_new();
+    sc.reset_on_logon = 0;
+    s = sess_new(c, &sc);
+    t = T0;
+    logon(c, s, t);
+    desk_vcmd_t d = cmd_new(11, 40, 10 * E8, 150 * E8);
+    d.instrument = 5;
+    assert_int_equal(desk_fix_session_new(s, &d, "SIMX", 4, t, wall(t)), 0);
+    expect_sent(c, "D", 2);
+    venue(c, s, t, "8", 2, 0, er('0', '0', "d40", NULL, "G1", NULL, "0", "10"));
+    desk_fix_session_on_close(s, "dropped");
+    t += SEC;
+    assert_int_equal(desk_fix_session_on_open(s, t, wall(t)), 0);
+    expect_sent(c, "A", 3);
+    venue(c, s, t, "A", 5, 0, "98=0|108=30"); /* 3 and 4 went out while down */
+    expect_sent(c, "2", 4);
+    assert_string_equal(fld(c, DESK_FIX_BeginSeqNo), "3");
+    desk_fix_session_tick(s, t, wall(t));
+    expect_sent(c, "H", 5);
+    assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d40");
+    assert_string_equal(fld(c, DESK_FIX_Symbol), "SIMX");
+    uint64_t orig = wall(t - SEC / 2);
+    venue(c, s, t, "8", 3, orig, er('F', '2', "d40", NULL, "G2", "10", "10", "0"));
+    venue(c, s, t, "4", 4, orig, "123=Y|36=6");
+    venue(c, s, t, "8", 6, 0, er('I', '2', "d40", NULL, "G3", NULL, "10", "0"));
+    int fills = 0;
+    for (int i = 0; i < c->nev; i++)
+        fills += c->ev[i].type == DESK_EV_FILL;
+    assert_int_equal(fills, 1);
+    assert_int_equal(c->nev, 2); /* ACK, FILL */
+    assert_null(strstr(c->logs, "catch-up"));
+    desk_fix_session_destroy(s);
+    free(c);
+}
+
+/* The venue's answers of round n: an AO announcing `total` reports. */
+static void venue_posack(struct cap *c, desk_fix_session_t *s, uint64_t t, uint64_t seq, int n,
+                         int total, int result, int status)
+{
+    char b[256];
+    snprintf(b, sizeof b, "721=PM%d|710=p%d|727=%d|728=%d|729=%d|1=CLIENT1|581=1", n, n, total,
+             result, status);
+    venue(c, s, t, "AO", seq, 0, b);
+}
+
+static void venue_posrpt(struct cap *c, desk_fix_session_t *s, uint64_t t, uint64_t seq, int n,
+                         int total, const char *sym, const char *group)
+{
+    char b[512];
+    snprintf(b, sizeof b,
+             "721=PR%d|710=p%d|724=0|727=%d|325=N|728=0|715=20250101|1=CLIENT1|581=1|55=%s|"
+             "730=150|731=2|734=150|%s",
+             n, n, total, sym, group);
+    venue(c, s, t, "AP", seq, 0, b);
+}
+
+static void test_account_round(void **state)
+{
+    (void)state;
+    struct cap *c = cap_new();
+    desk_fix_session_cfg_t sc = cfg_default();
+    sc.instr = TEST_INSTR;
+    sc.ninstr = 2;
+    sc.reconcile_interval_ns = 10 * SEC;
+    desk_fix_session_t *s = sess_new(c, &sc);
+    uint64_t t = T0, in = 2;
+
+    desk_fix_session_on_account(s, c_account);
+    logon(c, s, t);
+    desk_fix_session_tick(s, t, wall(t));
+    expect_sent(c, "AN", 2);
+    assert_string_equal(fld(c, DESK_FIX_PosReqID), "p1");
+    assert_string_equal(fld(c, DESK_FIX_PosReqType), "0");
+    assert_string_equal(fld(c, DESK_FIX_SubscriptionRequestType), "0");
+    assert_string_equal(fld(c, DESK_FIX_Account), "CLIENT1"); /* the sender by default */
+    assert_string_equal(fld(c, DESK_FIX_AccountType), "1");
+    assert_string_equal(fld(c, DESK_FIX_ClearingBusinessDate), "20250101");
+    assert_string_equal(fld(c, DESK_FIX_TransactTime), "20250101-14:30:00.000");
+    expect_sent(c, "BB", 3);
+    assert_string_equal(fld(c, DESK_FIX_CollInquiryID), "c1");
+    assert_string_equal(fld(c, DESK_FIX_SubscriptionRequestType), "0");
+    assert_string_equal(fld(c, DESK_FIX_Account), "CLIENT1");
+    desk_fix_session_tick(s, t + SEC, wall(t + SEC));
+    expect_nothing_sent(c); /* one round at a time */
+    /* The venue asks for a resend around its Logon: the requests go again
+     * (43=Y, same number), they are not gap-filled away. */
+    venue(c, s, t, "2", in++, 0, "7=2|16=0");
+    expect_sent(c, "AN", 2);
+    assert_string_equal(fld(c, DESK_FIX_PossDupFlag), "Y");
+    assert_string_equal(fld(c, DESK_FIX_PosReqID), "p1");
+    assert_string_equal(fld(c, DESK_FIX_TransactTime), "20250101-14:30:00.000");
+    expect_sent(c, "BB", 3);
+    assert_string_equal(fld(c, DESK_FIX_PossDupFlag), "Y");
+    assert_string_equal(fld(c, DESK_FIX_CollInquiryID), "c1");
+    expect_nothing_sent(c);
+
+    venue_posack(c, s, t, in++, 1, 2, 0, 0);
+    /* AMZN: start of day 5 long, today +10 -3: 12. */
+    venue_posrpt(c, s, t, in++, 1, 2, "AMZN", "702=2|703=SOD|704=5|705=0|703=TQ|704=10|705=3");
+    venue(c, s, t, "BA", in++, 0, "908=CR1|909=c1|910=3|911=1|901=1000.5|899=900|900=2000");
+    assert_int_equal(c->nrep, 0); /* one position report still to come */
+    /* An answer of another round is not this round's. */
+    venue_posrpt(c, s, t, in++, 0, 2, "SIMX", "702=1|703=TQ|704=99|705=0");
+    assert_int_equal(c->nrep, 0);
+    /* SIMX: the final figure (FIN) stands alone: short 4. */
+    venue_posrpt(c, s, t, in++, 1, 2, "SIMX", "702=2|703=TQ|704=100|705=0|703=FIN|704=0|705=4");
+    assert_int_equal(c->nrep, 1);
+    assert_int_equal(c->rep.flags, DESK_REPORT_POSITIONS | DESK_REPORT_BALANCE);
+    assert_int_equal(c->rep.npos, 2);
+    assert_int_equal(c->rep.pos[0].instrument, 3);
+    assert_int_equal(c->rep.pos[0].qty, 12 * E8);
+    assert_int_equal(c->rep.pos[1].instrument, 5);
+    assert_int_equal(c->rep.pos[1].qty, -4 * E8);
+    assert_int_equal(c->rep.balance.cash, 100050000000);
+    assert_int_equal(c->rep.balance.buying_power, 900 * E8);
+    assert_int_equal(c->rep.venue_ts_ns, wall(t) / MSN * MSN);
+    assert_non_null(strstr(
+        c->logs, "venue account: cash 1000.5, buying power 900; positions: AMZN 12, SIMX -4"));
+    assert_int_equal(desk_fix_session_stats(s)->account_reports, 1);
+
+    /* The next round comes after reconcile_interval; deskd is busy. */
+    c->acct_rc = -EBUSY;
+    t += 10 * SEC;
+    desk_fix_session_tick(s, t, wall(t));
+    expect_sent(c, "AN", 4);
+    assert_string_equal(fld(c, DESK_FIX_PosReqID), "p2");
+    expect_sent(c, "BB", 5);
+    /* No positions; no 899: buying power = cash. */
+    venue_posack(c, s, t, in++, 2, 0, 2, 0);
+    venue(c, s, t, "BA", in++, 0, "908=CR2|909=c2|910=3|901=1000");
+    assert_int_equal(c->nrep, 2);
+    assert_int_equal(c->rep.npos, 0);
+    assert_int_equal(c->rep.balance.buying_power, 1000 * E8);
+    assert_int_equal(desk_fix_session_stats(s)->account_busy, 1);
+    assert_non_null(strstr(c->logs, "positions: none"));
+    t += 10 * SEC;
+    desk_fix_session_tick(s, t, wall(t));
+    expect_sent(c, "AN", 6);
+    expect_sent(c, "BB", 7);
+    venue_posack(c, s, t, in++, 3, 0, 2, 0);
+    venue(c, s, t, "BA", in++, 0, "908=CR3|909=c3|910=3|901=1000");
+    assert_int_equal(desk_fix_session_stats(s)->account_busy, 2);
+    /* Logged once; the unchanged account is not logged again. */
+    assert_int_equal(count_str(c->logs, "(EBUSY)"), 1);
+    assert_int_equal(count_str(c->logs, "venue account:"), 2);
+    /* A round the venue leaves unanswered is dropped at the next. */
+    c->acct_rc = 0;
+    t += 10 * SEC;
+    desk_fix_session_tick(s, t, wall(t));
+    expect_sent(c, "AN", 8);
+    expect_sent(c, "BB", 9);
+    t += 10 * SEC;
+    desk_fix_session_tick(s, t, wall(t));
+    expect_sent(c, "AN", 10);
+    expect_sent(c, "BB", 11);
+    assert_non_null(strstr(c->logs, "has not answered account request round 4"));
+    venue_posack(c, s, t, in++, 4, 0, 2, 0); /* round 4's: too late, ignored */
+    venue(c, s, t, "BA", in++, 0, "908=CR4|909=c4|910=3|901=1000");
+    assert_int_equal(c->nrep, 3);
+    venue_posack(c, s, t, in++, 5, 1, 0, 0);
+    venue_posrpt(c, s, t, in++, 5, 1, "ELSE", "702=1|703=TQ|704=1|705=0"); /* not ours */
+    venue(c, s, t, "BA", in++, 0, "908=CR5|909=c5|910=3|901=1000");
+    assert_int_equal(c->nrep, 4);
+    assert_int_equal(c->rep.npos, 0);
+    assert_non_null(strstr(c->logs, "PositionReport for 'ELSE'"));
+    assert_non_null(strstr(c->logs, "deskd takes account reports again"));
+    assert_int_equal(c->health, DESK_UP);
+    desk_fix_session_destroy(s);
+    free(c);
+
+    /* reconcile_interval 0: one round per Logon; a report deskd refuses
+     * (-EBUSY) is asked again a second later, until one is taken. */
+    c = cap_new();
+    sc.reconcile_interval_ns = 0;
+    s = sess_new(c, &sc);
+    t = T0;
+    in = 2;
+    desk_fix_session_on_account(s, c_account);
+    logon(c, s, t);
+    desk_fix_session_tick(s, t, wall(t));
+    expect_sent(c, "AN", 2);
+    expect_sent(c, "BB", 3);
+    c->acct_rc = -EBUSY;
+    venue_posack(c, s, t, in++, 1, 0, 2, 0);
+    venue(c, s, t, "BA", in++, 0, "908=CR1|909=c1|910=3|901=7");
+    assert_int_equal(c->nrep, 1);
+    desk_fix_session_tick(s, t + SEC / 2, wall(t + SEC / 2));
+    expect_nothing_sent(c);
+    c->acct_rc = 0;
+    desk_fix_session_tick(s, t + SEC, wall(t + SEC));
+    expect_sent(c, "AN", 4);
+    assert_string_equal(fld(c, DESK_FIX_PosReqID), "p2");
+    expect_sent(c, "BB", 5);
+    venue_posack(c, s, t, in++, 2, 0, 2, 0);
+    venue(c, s, t, "BA", in++, 0, "908=CR2|909=c2|910=3|901=7");
+    assert_int_equal(c->nrep, 2);
+    desk_fix_session_tick(s, t + 20 * SEC, wall(t + 20 * SEC));
+    expect_nothing_sent(c); /* taken: nothing more until the next Logon */
+    desk_fix_session_on_close(s, "x");
+    logon(c, s, t + 21 * SEC);
+    desk_fix_session_tick(s, t + 21 * SEC, wall(t + 21 * SEC));
+    expect_sent(c, "AN", 7); /* Logon 6 */
+    desk_fix_session_destroy(s);
+    free(c);
+}
+
+static void test_account_refused(void **state)
+{
+    (void)state;
+    struct cap *c = cap_new();
+    desk_fix_session_cfg_t sc = cfg_default();
+    sc.instr = TEST_INSTR;
+    sc.ninstr = 2;
+    sc.reconcile_interval_ns = 10 * SEC;
+    sc.account = "ACC-9";
+    desk_fix_session_t *s = sess_new(c, &sc);
+    uint64_t t = T0, in = 2;
+
+    desk_fix_session_on_account(s, c_account);
+    logon(c, s, t);
+    desk_fix_session_tick(s, t, wall(t));
+    expect_sent(c, "AN", 2);
+    assert_string_equal(fld(c, DESK_FIX_Account), "ACC-9");
+    expect_sent(c, "BB", 3);
+    venue(c, s, t, "j", in++, 0, "45=2|372=AN|380=3|58=Unsupported Message Type");
+    assert_int_equal(count_str(c->logs, "does not support RequestForPositions (35=AN)"), 1);
+    assert_non_null(strstr(c->logs, "BusinessMessageReject 380=3): position reports off"));
+    assert_null(strstr(c->logs, "venue sent BusinessMessageReject")); /* one line only */
+    venue(c, s, t, "BA", in++, 0, "908=CR1|909=c1|910=3|901=50|899=40");
+    assert_int_equal(c->nrep, 1);
+    assert_int_equal(c->rep.flags, DESK_REPORT_BALANCE);
+    assert_int_equal(c->rep.npos, 0);
+    assert_int_equal(c->rep.balance.cash, 50 * E8);
+    t += 10 * SEC;
+    desk_fix_session_tick(s, t, wall(t));
+    expect_sent(c, "BB", 4); /* positions are no longer asked */
+    expect_nothing_sent(c);
+    venue(c, s, t, "3", in++, 0, "45=4|371=263|372=BB|373=5|58=Value is incorrect");
+    assert_int_equal(count_str(c->logs, "does not support CollateralInquiry (35=BB)"), 1);
+    assert_int_equal(c->nrep, 1);
+    t += 10 * SEC;
+    desk_fix_session_tick(s, t, wall(t));
+    expect_nothing_sent(c); /* both off, for good: also after a new Logon */
+    desk_fix_session_on_close(s, "x");
+    logon(c, s, t);
+    desk_fix_session_tick(s, t, wall(t));
+    expect_nothing_sent(c);
+    assert_int_equal(desk_fix_session_state(s), DESK_FIX_ACTIVE);
+    assert_int_equal(c->health, DESK_UP);
+    assert_int_equal(c->closes, 0);
+    desk_fix_session_destroy(s);
+    free(c);
+
+    /* The Acks can refuse too: 728=4 (not supported), 945=4 (rejected). */
+    c = cap_new();
+    s = sess_new(c, &sc);
+    t = T0;
+    in = 2;
+    desk_fix_session_on_account(s, c_account);
+    logon(c, s, t);
+    desk_fix_session_tick(s, t, wall(t));
+    expect_sent(c, "AN", 2);
+    expect_sent(c, "BB", 3);
+    venue_posack(c, s, t, in++, 1, 0, 4, 2);
+    assert_non_null(strstr(c->logs, "(RequestForPositionsAck 728=4 729=2)"));
+    venue(c, s, t, "BG", in++, 0, "909=c1|945=4|946=8");
+    assert_non_null(strstr(c->logs, "(CollateralInquiryAck 945=4 946=8)"));
+    assert_int_equal(c->nrep, 0);
+    t += 10 * SEC;
+    desk_fix_session_tick(s, t, wall(t));
+    expect_nothing_sent(c);
+    desk_fix_session_destroy(s);
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1084,6 +1515,9 @@ int main(void)
         cmocka_unit_test(test_garbled),
         cmocka_unit_test(test_emit_backpressure),
         cmocka_unit_test(test_options),
+        cmocka_unit_test(test_relogon_status),
+        cmocka_unit_test(test_account_round),
+        cmocka_unit_test(test_account_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
