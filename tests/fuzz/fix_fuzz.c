@@ -16,9 +16,9 @@
  *     a message ("8=FIX.4.4<SOH>9=..." as far as it goes);
  *   - feeding the stream in chunks yields the same good messages (count and
  *     bytes) and the same leftover as feeding it whole;
- *   - the header, ExecutionReport and OrderCancelReject decoders and the
- *     getters return only their documented codes, and a decoded fill has a
- *     positive quantity;
+ *   - the header, ExecutionReport, OrderCancelReject and account-answer
+ *     (AO, AP, BA, BG) decoders and the getters return only their
+ *     documented codes, and a decoded fill has a positive quantity;
  *   - the input used as a Logout's Text either is refused (-EINVAL: empty,
  *     SOH or NUL in it; -ENOSPC: too long) or encodes to a message that
  *     parses back whole with the same Text;
@@ -122,6 +122,24 @@ static void check_message(const desk_fix_msg_t *m)
     desk_fix_cxlrej_t cr;
     rc = desk_fix_cxlrej_decode(m, &cr);
     CHECK(is_doc_code(rc, -EINVAL, -EBADMSG, -EBADMSG));
+    /* The account answers (reconciliation): documented codes, and each
+     * refuses every other MsgType with -EINVAL. */
+    desk_fix_posack_t pa;
+    rc = desk_fix_posack_decode(m, &pa);
+    CHECK(is_doc_code(rc, -EINVAL, -EBADMSG, -EBADMSG));
+    CHECK((rc == -EINVAL) == !desk_fix_msg_is(m, "AO"));
+    desk_fix_posrpt_t pr;
+    rc = desk_fix_posrpt_decode(m, &pr);
+    CHECK(is_doc_code(rc, -EINVAL, -EBADMSG, -ERANGE));
+    CHECK((rc == -EINVAL) == !desk_fix_msg_is(m, "AP"));
+    desk_fix_collrpt_t co;
+    rc = desk_fix_collrpt_decode(m, &co);
+    CHECK(is_doc_code(rc, -EINVAL, -EBADMSG, -ERANGE));
+    CHECK((rc == -EINVAL) == !desk_fix_msg_is(m, "BA"));
+    desk_fix_collack_t ca;
+    rc = desk_fix_collack_decode(m, &ca);
+    CHECK(is_doc_code(rc, -EINVAL, -EBADMSG, -EBADMSG));
+    CHECK((rc == -EINVAL) == !desk_fix_msg_is(m, "BG"));
     for (uint32_t i = 0; i < m->nfields; i++) {
         uint32_t tag = m->fields[i].tag;
         int64_t v;
