@@ -52,14 +52,6 @@ struct deskd {
     uint64_t breaks_logged;                          /* break transitions logged so far */
 };
 
-static int replay_cb(const desk_jrec_t *rec, uint64_t off, void *ctx)
-{
-    struct deskd *d = ctx;
-    (void)off;
-    if (rec->head.kind != DESK_JREC_FILE)
-        d->recovered++;
-    return desk_router_replay(&d->router, rec);
-}
 
 /* Open today's journal, replay it into the router (recovery), and push the
  * SESSION and NAME records.  Cold. */
@@ -83,6 +75,12 @@ static int journal_open(struct deskd *d)
     o.policy.interval_ms = cfg->journal_interval_ms;
     o.idle = (uint8_t)cfg->idle;
     o.idle_max_us = cfg->idle_max_us;
+    /* Room for a whole day snapshot (three records per live order). */
+    uint64_t need = 3ull * (cfg->order_capacity ? cfg->order_capacity : 65536) +
+                    cfg->nconnectors + cfg->ninstruments + 64;
+    o.nslots = DESK_JOURNAL_SLOTS;
+    while (o.nslots < need)
+        o.nslots <<= 1;
     rc = desk_journal_open(&d->journal, &o, &scan);
     if (rc == -EBADMSG)
         return DESK_ERR(rc,
@@ -94,9 +92,38 @@ static int journal_open(struct deskd *d)
     if (scan.torn_bytes)
         desk_log("journal: cut a torn tail of %llu bytes (crash during a write)",
                  (unsigned long long)scan.torn_bytes);
-    rc = desk_journal_replay(d->journal->path, replay_cb, d);
+    rc = desk_router_replay_file(&d->router, d->journal->path, &d->recovered);
     if (rc < 0)
         return DESK_ERR(rc, "journal replay of %s: %s", d->journal->path, desk_errmsg());
+    uint32_t today = d->journal->file_day, prev = 0;
+    if (d->recovered == 0 && (rc = desk_journal_prev_day(dir, cfg->name, today, &prev)) > 0) {
+        /* A new day with nothing journaled yet: what the last day left open
+         * (GTC orders, positions, cash) is carried over, then written at
+         * the head of today's file so that today replays on its own. */
+        char path[DESK_PATH_MAX + DESK_NAME_MAX + 32];
+        if (desk_journal_path(path, sizeof path, dir, cfg->name, prev) < 0)
+            return DESK_ERR(-ENAMETOOLONG, "journal path");
+        rc = desk_router_replay_file(&d->router, path, &d->recovered);
+        if (rc == -EBADMSG)
+            return DESK_ERR(rc, "journal %s is corrupt: refusing to start (an operator must "
+                            "look at the file)", path);
+        if (rc < 0)
+            return DESK_ERR(rc, "journal replay of %s: %s", path, desk_errmsg());
+        desk_router_replay_done(&d->router);
+        d->router.day = prev;
+        d->router.replaying = 0;
+        d->router.journal = d->journal;
+        rc = desk_router_new_day(&d->router, today);
+        if (rc < 0)
+            return DESK_ERR(rc, "journal: cannot carry %08u into today's journal", prev);
+        desk_log("journal: a new day: carried %u open order(s), cash and positions from %s "
+                 "into today's journal",
+                 d->router.orders.live, path);
+    } else if (rc < 0) {
+        return DESK_ERR(rc, "journal: %s", desk_errmsg());
+    }
+    desk_router_replay_done(&d->router);
+    d->router.day = today;
     d->router.replaying = 0;
     if (d->recovered)
         desk_log("journal: recovered %u records from %s: %u orders open, %u in flight; venue "

@@ -17,6 +17,8 @@
  */
 #include "journal.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
@@ -99,6 +101,36 @@ int desk_journal_path(char *buf, size_t cap, const char *dir, const char *desk, 
 }
 
 /* See journal.h.  Any thread. */
+int desk_journal_prev_day(const char *dir, const char *desk, uint32_t before, uint32_t *day)
+{
+    char pre[DESK_NAME_MAX + 8];
+    int pl = snprintf(pre, sizeof pre, "desk-%s-", desk);
+    DIR *dp = opendir(dir);
+    uint32_t best = 0;
+
+    if (pl < 0 || (size_t)pl >= sizeof pre)
+        return DESK_ERR(-ENAMETOOLONG, "desk name '%s' is too long", desk);
+    if (dp == NULL)
+        return errno == ENOENT ? 0 : DESK_ERR(-errno, "journal dir %s: %s", dir, strerror(errno));
+    for (struct dirent *e; (e = readdir(dp)) != NULL;) {
+        const char *n = e->d_name;
+        uint32_t d = 0;
+        int k;
+        if (strncmp(n, pre, (size_t)pl) != 0)
+            continue;
+        for (k = 0; k < 8 && n[pl + k] >= '0' && n[pl + k] <= '9'; k++)
+            d = d * 10 + (uint32_t)(n[pl + k] - '0');
+        if (k != 8 || strcmp(n + pl + 8, ".journal") != 0)
+            continue; /* another desk's name that starts like ours, or a moved-aside file */
+        if (d < before && d > best)
+            best = d;
+    }
+    closedir(dp);
+    *day = best;
+    return best ? 1 : 0;
+}
+
+/* See journal.h.  Any thread. */
 int desk_journal_policy_parse(const char *s, desk_journal_policy_t *out)
 {
     if (s == NULL)
@@ -137,7 +169,7 @@ static const char *const kind_names[DESK_JREC__COUNT] = {
     [DESK_JREC_FILE] = "file",       [DESK_JREC_SESSION] = "session", [DESK_JREC_NAME] = "name",
     [DESK_JREC_CMD] = "cmd",         [DESK_JREC_REJECT] = "reject",   [DESK_JREC_EVENT] = "event",
     [DESK_JREC_BALANCE] = "balance",
-    [DESK_JREC_BREAK] = "break",
+    [DESK_JREC_BREAK] = "break",     [DESK_JREC_SNAPSHOT] = "snapshot", [DESK_JREC_CARRY] = "carry",
 };
 
 /* See journal.h.  Any thread. */

@@ -121,6 +121,8 @@ typedef enum desk_jrec_kind {
     DESK_JREC_EVENT = 6,   /* a venue event taken by the router */
     DESK_JREC_BALANCE = 7, /* cash/position set from a venue (seed, reconcile) */
     DESK_JREC_BREAK = 8,   /* a reconciliation break opened, changed or cleared */
+    DESK_JREC_SNAPSHOT = 9, /* a new trading day: the state carried into it begins/ends */
+    DESK_JREC_CARRY = 10,  /* one live order carried into the new day (3 parts) */
     DESK_JREC__COUNT
 } desk_jrec_kind_t;
 
@@ -146,6 +148,13 @@ enum {
     DESK_JBAL_POSITION = 2,  /* instrument's position qty and avg px := values */
     DESK_JBAL_SEED = 1,      /* source: read from the venue at start */
     DESK_JBAL_RECONCILE = 2, /* source: reconciliation with the venue */
+    DESK_JBAL_SNAPSHOT = 3,  /* source: carried into a new trading day */
+};
+
+/* desk_jrec_snapshot.what */
+enum {
+    DESK_JSNAP_BEGIN = 1, /* replay forgets everything before it: the state follows */
+    DESK_JSNAP_END = 2,   /* the carried state is complete */
 };
 
 /* The prefix every record shares: kind at 0, timestamp at 8. */
@@ -291,6 +300,51 @@ struct desk_jrec_break {
     uint64_t pad3_[3];   /* zero */
 };
 
+/*
+ * DESK_JREC_SNAPSHOT: the start of a trading day's file when deskd runs
+ * across UTC midnight (or starts on a day after its last journal): BEGIN,
+ * then a BALANCE (source SNAPSHOT) per connector (cash, venue buying power)
+ * and per instrument with a position (qty, avg px), then three CARRY records
+ * per live order, then END.  Replay resets the order table and the UTA at
+ * BEGIN (records before it in the file, written late for the previous day,
+ * are already in the state it carries).  The day's realized PnL and fees
+ * start at zero after it.
+ */
+struct desk_jrec_snapshot {
+    uint8_t kind;           /* DESK_JREC_SNAPSHOT */
+    uint8_t what;           /* DESK_JSNAP_BEGIN or DESK_JSNAP_END */
+    uint8_t pad0_[6];       /* zero */
+    uint64_t ts_ns;         /* journal time */
+    uint32_t day;           /* the new trading day, YYYYMMDD (UTC) */
+    uint32_t nlive;         /* live orders carried (3 CARRY records each) */
+    uint64_t next_venue_cl; /* the router's next venue ClOrdID number */
+    uint64_t generation;    /* the order table's generation counter */
+    uint32_t from_day;      /* the day the state comes from (YYYYMMDD) */
+    uint32_t pad1_;         /* zero */
+    uint64_t pad2_[2];      /* zero */
+};
+
+/* DESK_JREC_CARRY: one live order carried into a new day, in three parts
+ * (part 1 identity, part 2 quantities and prices, part 3 the request in
+ * flight, zeros when none), each naming the order. */
+struct desk_jrec_carry {
+    uint8_t kind;        /* DESK_JREC_CARRY */
+    uint8_t part;        /* 1, 2 or 3 */
+    uint8_t side;        /* part 1: desk_side_t */
+    uint8_t ord_type;    /* part 1: desk_ord_type_t */
+    uint8_t tif;         /* part 1: desk_tif_t */
+    uint8_t status;      /* part 1: desk_ord_status_t */
+    uint8_t prev_status; /* part 1: status before a pending cancel/replace */
+    uint8_t strategy;    /* part 1: strategy index */
+    uint64_t ts_ns;      /* journal time */
+    uint64_t order_id;   /* every part: deskd's order id */
+    uint64_t a;          /* 1: cl_ord_id      2: qty        3: req_cl_ord_id */
+    uint64_t b;          /* 1: venue_cl       2: px         3: req_venue_cl */
+    uint64_t c;          /* 1: instrument     2: stop_px    3: new_qty */
+    uint64_t d;          /* 1: filled_once    2: cum_qty    3: new_px */
+    uint64_t e;          /* 1: 0              2: reserve_px 3: 0 */
+};
+
 /* One record: 64 bytes, one ring slot, the payload of one frame. */
 typedef union desk_jrec {
     struct desk_jrec_head head;          /* kind and ts_ns of any record */
@@ -302,6 +356,8 @@ typedef union desk_jrec {
     struct desk_jrec_event event;        /* DESK_JREC_EVENT */
     struct desk_jrec_balance balance;    /* DESK_JREC_BALANCE */
     struct desk_jrec_break brk;          /* DESK_JREC_BREAK */
+    struct desk_jrec_snapshot snap;      /* DESK_JREC_SNAPSHOT */
+    struct desk_jrec_carry carry;        /* DESK_JREC_CARRY */
     unsigned char raw[DESK_JOURNAL_REC]; /* the bytes */
 } desk_jrec_t;
 
@@ -315,6 +371,10 @@ DESK_STATIC_ASSERT(sizeof(struct desk_jrec_reject) == 64);
 DESK_STATIC_ASSERT(sizeof(struct desk_jrec_event) == 64);
 DESK_STATIC_ASSERT(sizeof(struct desk_jrec_balance) == 64);
 DESK_STATIC_ASSERT(sizeof(struct desk_jrec_break) == 64);
+DESK_STATIC_ASSERT(sizeof(struct desk_jrec_snapshot) == 64);
+DESK_STATIC_ASSERT(sizeof(struct desk_jrec_carry) == 64);
+DESK_STATIC_ASSERT(offsetof(struct desk_jrec_snapshot, ts_ns) == 8);
+DESK_STATIC_ASSERT(offsetof(struct desk_jrec_carry, ts_ns) == 8);
 DESK_STATIC_ASSERT(offsetof(struct desk_jrec_break, ts_ns) == 8);
 DESK_STATIC_ASSERT(offsetof(struct desk_jrec_file, ts_ns) == 8);
 DESK_STATIC_ASSERT(offsetof(struct desk_jrec_session, ts_ns) == 8);
@@ -430,6 +490,12 @@ extern "C" {
 #endif
 
 /* ---- producer side (router thread): no syscall, no allocation ----------- */
+
+/* Records the ring holds at most (its capacity).  Any thread. */
+static inline uint32_t desk_journal_capacity(const desk_journal_t *j)
+{
+    return (uint32_t)(j->prod.mask + 1);
+}
 
 /*
  * Copy one record into the ring.  The journal stamps ts_ns (leave it 0).
@@ -572,6 +638,14 @@ uint32_t desk_journal_day(uint64_t wall_ns);
 int desk_journal_path(char *buf, size_t cap, const char *dir, const char *desk, uint32_t day);
 
 /*
+ * The latest day before `before` (YYYYMMDD) that has a journal file
+ * "<dir>/desk-<desk>-YYYYMMDD.journal".  Returns 1 with *day, 0 if there is
+ * none (or no directory), or -errno (desk_errmsg()).  Files renamed aside
+ * (anything after ".journal") are not journals.  Cold; any thread.
+ */
+int desk_journal_prev_day(const char *dir, const char *desk, uint32_t before, uint32_t *day);
+
+/*
  * Open today's file (creating the directory and the file as needed), check
  * it, cut a torn tail off, write the FILE record into a new or empty file,
  * and allocate the ring.  *out receives the handle (owned by the caller:
@@ -670,8 +744,8 @@ int desk_journal_scan(const char *path, int repair, desk_journal_cb *cb, void *c
  */
 int desk_journal_replay(const char *path, desk_journal_cb *cb, void *ctx);
 
-/* "file", "session", "name", "cmd", "reject", "event", "balance"; "?" for
- * an unknown kind.  Never NULL.  Any thread. */
+/* "file", "session", "name", "cmd", "reject", "event", "balance", "break",
+ * "snapshot", "carry"; "?" for an unknown kind.  Never NULL.  Any thread. */
 const char *desk_jrec_kind_name(unsigned kind);
 
 /* The kind named `s` (as above), or -EINVAL.  Any thread. */

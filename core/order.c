@@ -140,6 +140,79 @@ desk_order_t *desk_orders_alloc(desk_orders_t *t)
     return o;
 }
 
+static void live_push(desk_orders_t *t, desk_order_t *o, uint32_t s)
+{
+    o->live_prev = NO_SLOT;
+    o->live_next = t->live_head;
+    if (t->live_head != NO_SLOT)
+        t->slot[t->live_head].live_prev = s;
+    t->live_head = s;
+    t->live++;
+}
+
+DESK_COLD desk_order_t *desk_orders_restore(desk_orders_t *t, uint64_t order_id)
+{
+    uint64_t s = order_id & 0xffffffffu, gen = order_id >> 32;
+
+    if (s >= t->capacity)
+        return NULL;
+    desk_order_t *o = &t->slot[s];
+    if (o->in_use && (o->live_prev != NO_SLOT || t->live_head == (uint32_t)s))
+        return NULL; /* on the live list */
+    if (!o->in_use)
+        t->used++;
+    memset(o, 0, sizeof *o);
+    o->order_id = order_id;
+    o->in_use = 1;
+    o->status = DESK_OS_PENDING_NEW;
+    o->next_free = NO_SLOT;
+    live_push(t, o, (uint32_t)s);
+    if (gen > t->generation)
+        t->generation = gen;
+    return o;
+}
+
+DESK_COLD void desk_orders_rebuild_free(desk_orders_t *t)
+{
+    t->free_head = t->free_tail = NO_SLOT;
+    for (uint32_t s = 0; s < t->capacity; s++)
+        t->slot[s].next_free = NO_SLOT;
+    for (uint32_t s = 0; s < t->capacity; s++) {
+        desk_order_t *o = &t->slot[s];
+        if (o->in_use && (o->live_prev != NO_SLOT || t->live_head == s))
+            continue; /* live */
+        if (t->free_tail == NO_SLOT)
+            t->free_head = s;
+        else
+            t->slot[t->free_tail].next_free = s;
+        t->free_tail = s;
+    }
+}
+
+DESK_COLD void desk_orders_reset(desk_orders_t *t)
+{
+    memset(t->slot, 0, (size_t)t->capacity * sizeof *t->slot);
+    memset(t->clid, 0, (size_t)(t->clid_mask + 1) * sizeof *t->clid);
+    t->clid_used = 0;
+    t->live = t->used = 0;
+    t->live_head = NO_SLOT;
+    for (uint32_t i = 0; i < t->capacity; i++)
+        t->slot[i].next_free = i + 1 < t->capacity ? i + 1 : NO_SLOT;
+    t->free_head = 0;
+    t->free_tail = t->capacity - 1;
+}
+
+DESK_COLD void desk_orders_new_day(desk_orders_t *t)
+{
+    memset(t->clid, 0, (size_t)(t->clid_mask + 1) * sizeof *t->clid);
+    t->clid_used = 0;
+    for (desk_order_t *o = desk_orders_live_first(t); o; o = desk_orders_live_next(t, o)) {
+        (void)desk_orders_clid_add(t, o->strategy, o->cl_ord_id, desk_order_slot(o));
+        if (o->req_cl_ord_id)
+            (void)desk_orders_clid_add(t, o->strategy, o->req_cl_ord_id, desk_order_slot(o));
+    }
+}
+
 void desk_orders_finish(desk_orders_t *t, desk_order_t *o)
 {
     uint32_t s = desk_order_slot(o);

@@ -144,6 +144,31 @@ desk_order_t *desk_orders_by_id(desk_orders_t *t, uint64_t order_id);
  */
 desk_order_t *desk_orders_alloc(desk_orders_t *t);
 
+/*
+ * Recovery: take the slot named by `order_id` (slot | generation << 32) for
+ * an order being rebuilt from the journal: fields zeroed, order_id set,
+ * status PendingNew, on the live list; the generation counter continues
+ * above the id's.  The free list is not touched: call
+ * desk_orders_rebuild_free() when the rebuilding is over.  NULL when the
+ * slot is out of range or holds a live order (the journal does not describe
+ * this table).  Cold.
+ */
+desk_order_t *desk_orders_restore(desk_orders_t *t, uint64_t order_id);
+
+/* After restores: the free list becomes every slot that holds no live
+ * order, in slot order (finished orders stay findable until reused).
+ * O(capacity).  Cold. */
+void desk_orders_rebuild_free(desk_orders_t *t);
+
+/* Forget every order and every ClOrdID (a trading day's snapshot is about
+ * to be restored); the generation counter is kept.  O(capacity).  Cold. */
+void desk_orders_reset(desk_orders_t *t);
+
+/* A new trading day: the ClOrdID index forgets the previous day's ids but
+ * those of live orders (their own and a request's in flight), which stay
+ * taken.  O(capacity + index).  Cold. */
+void desk_orders_new_day(desk_orders_t *t);
+
 /* Slot index of an order. */
 static inline uint32_t desk_order_slot(const desk_order_t *o)
 {

@@ -357,6 +357,11 @@ static inline void jpush(desk_router_t *r, const desk_jrec_t *rec)
         bump(&r->stats->invalid_events, 1); /* unreachable: room was checked */
 }
 
+static DESK_COLD void jpush_cold(desk_router_t *r, const desk_jrec_t *rec)
+{
+    jpush(r, rec);
+}
+
 /* Room in connector c's command ring for one more command after the held
  * ones. */
 static inline int conn_room(desk_router_t *r, uint32_t c)
@@ -911,6 +916,14 @@ void desk_router_publish(desk_router_t *r, uint64_t now_ns)
         set_gauge(&r->conn[c].shm->event_ring_depth, desk_spsc_depth(r->conn[c].evq.hdr));
     }
     publish_orders(r);
+    /* A new UTC day: the journal rolls to a new file, which must begin with
+     * everything carried into the day.  The wall clock is read through the
+     * vDSO: no syscall.  No room yet in the journal: the next tick. */
+    if (r->journal && r->day && !r->replaying) {
+        uint32_t day = desk_journal_day(desk_wall_ns());
+        if (day > r->day)
+            (void)desk_router_new_day(r, day);
+    }
     for (uint32_t c = 0; c < r->nconn; c++)
         if (r->conn[c].attached && r->conn[c].box)
             reconcile(r, c, now_ns);
@@ -970,6 +983,208 @@ int desk_router_poll(desk_router_t *r, uint64_t now)
 
 /* ---- recovery (cold) ---------------------------------------------------- */
 
+/* The day's figures start over: realized PnL and fees (per venue and per
+ * instrument).  Cash, positions and reservations carry on. */
+static void new_day_figures(desk_router_t *r)
+{
+    for (uint32_t c = 0; c < r->nconn; c++) {
+        r->uta.venue[c].realized_pnl = 0;
+        r->uta.venue[c].fees = 0;
+    }
+    for (uint32_t i = 0; i < r->ninstr; i++)
+        r->uta.pos[i].realized_pnl = 0;
+    r->uta_dirty = 1;
+}
+
+/* Replay: a day snapshot begins; what the file held before it is already in
+ * the state it carries, so start from nothing. */
+static DESK_COLD void replay_snapshot_begin(desk_router_t *r, const struct desk_jrec_snapshot *sn)
+{
+    desk_orders_reset(&r->orders);
+    if (sn->generation > r->orders.generation)
+        r->orders.generation = sn->generation;
+    if (sn->next_venue_cl > r->next_venue_cl)
+        r->next_venue_cl = sn->next_venue_cl;
+    for (uint32_t c = 0; c < r->nconn; c++) {
+        desk_uta_venue_state_t *v = &r->uta.venue[c];
+        v->cash = v->reserved = v->realized_pnl = v->fees = v->venue_bp = 0;
+    }
+    for (uint32_t i = 0; i < r->ninstr; i++) {
+        desk_uta_pos_state_t *p = &r->uta.pos[i];
+        p->qty = p->avg_px = p->realized_pnl = p->open_buy = p->open_sell = 0;
+    }
+    r->ngap = 0;
+    r->uta_dirty = 1;
+}
+
+/* Replay: one part of a carried order (desk_jrec_carry). */
+static DESK_COLD int replay_carry(desk_router_t *r, const struct desk_jrec_carry *k)
+{
+    desk_order_t *o;
+
+    if (k->part == 1) {
+        o = k->c < r->ninstr && k->strategy < r->nstrat
+                ? desk_orders_restore(&r->orders, k->order_id)
+                : NULL;
+        if (o == NULL)
+            return DESK_ERR(-EPROTO, "journal: carried order %#llx does not replay",
+                            (unsigned long long)k->order_id);
+        o->cl_ord_id = k->a;
+        o->venue_cl = k->b;
+        o->instrument = (uint32_t)k->c;
+        o->filled_once = (uint8_t)k->d;
+        o->strategy = k->strategy;
+        o->connector = r->instr[o->instrument].connector;
+        o->side = k->side;
+        o->ord_type = k->ord_type;
+        o->tif = k->tif;
+        o->status = k->status;
+        o->prev_status = k->prev_status;
+        (void)desk_orders_clid_add(&r->orders, o->strategy, o->cl_ord_id, desk_order_slot(o));
+        return 0;
+    }
+    o = desk_orders_by_id(&r->orders, k->order_id);
+    if (o == NULL)
+        return DESK_ERR(-EPROTO, "journal: carried order %#llx: part %u before part 1",
+                        (unsigned long long)k->order_id, (unsigned)k->part);
+    if (k->part == 2) {
+        o->qty = (int64_t)k->a;
+        o->px = (int64_t)k->b;
+        o->stop_px = (int64_t)k->c;
+        o->cum_qty = (int64_t)k->d;
+        o->leaves_qty = o->qty - o->cum_qty;
+        open_qty(r, o, o->leaves_qty);
+        set_reserve(r, o, (int64_t)k->e);
+        r->uta_dirty = 1;
+        return 0;
+    }
+    if (k->part == 3 && k->a) {
+        o->req_cl_ord_id = k->a;
+        o->req_venue_cl = k->b;
+        o->new_qty = (int64_t)k->c;
+        o->new_px = (int64_t)k->d;
+        (void)desk_orders_clid_add(&r->orders, o->strategy, o->req_cl_ord_id,
+                                   desk_order_slot(o));
+        int64_t want = 0;
+        if (o->status == DESK_OS_PENDING_REPLACE && o->side == DESK_BUY && o->new_qty > o->cum_qty)
+            (void)desk_fixed_mul(o->new_px, o->new_qty - o->cum_qty, &want);
+        if (want > o->reserved) {
+            desk_uta_reserve(&r->uta, o->connector, want - o->reserved);
+            o->reserved = want;
+        }
+    }
+    return 0;
+}
+
+/* Records a day snapshot takes in the journal. */
+static uint32_t snapshot_records(const desk_router_t *r)
+{
+    uint32_t n = 2 + r->nconn + 3 * r->orders.live;
+    for (uint32_t i = 0; i < r->ninstr; i++)
+        n += r->uta.pos[i].qty != 0;
+    return n;
+}
+
+static void jpush_cold(desk_router_t *r, const desk_jrec_t *rec);
+
+DESK_COLD int desk_router_new_day(desk_router_t *r, uint32_t day)
+{
+    desk_jrec_t rec;
+    uint32_t n = snapshot_records(r);
+
+    if (r->journal == NULL) {
+        new_day_figures(r);
+        desk_orders_new_day(&r->orders);
+        r->day = day;
+        return 0;
+    }
+    if (n > desk_journal_capacity(r->journal))
+        return -ENOSPC;
+    if (!desk_journal_room(r->journal, n))
+        return -EAGAIN;
+    new_day_figures(r);
+    desk_orders_new_day(&r->orders);
+    memset(&rec, 0, sizeof rec);
+    rec.snap.kind = DESK_JREC_SNAPSHOT;
+    rec.snap.what = DESK_JSNAP_BEGIN;
+    rec.snap.day = day;
+    rec.snap.from_day = r->day;
+    rec.snap.nlive = r->orders.live;
+    rec.snap.next_venue_cl = r->next_venue_cl;
+    rec.snap.generation = r->orders.generation;
+    jpush_cold(r, &rec);
+    for (uint32_t c = 0; c < r->nconn; c++) {
+        memset(&rec, 0, sizeof rec);
+        rec.balance.kind = DESK_JREC_BALANCE;
+        rec.balance.what = DESK_JBAL_CASH;
+        rec.balance.source = DESK_JBAL_SNAPSHOT;
+        rec.balance.connector = (uint16_t)c;
+        rec.balance.cash = r->uta.venue[c].cash;
+        rec.balance.venue_bp = r->uta.venue[c].venue_bp;
+        jpush_cold(r, &rec);
+    }
+    for (uint32_t i = 0; i < r->ninstr; i++) {
+        if (r->uta.pos[i].qty == 0)
+            continue;
+        memset(&rec, 0, sizeof rec);
+        rec.balance.kind = DESK_JREC_BALANCE;
+        rec.balance.what = DESK_JBAL_POSITION;
+        rec.balance.source = DESK_JBAL_SNAPSHOT;
+        rec.balance.connector = (uint16_t)r->uta.pos[i].venue;
+        rec.balance.instrument = (uint16_t)i;
+        rec.balance.qty = r->uta.pos[i].qty;
+        rec.balance.avg_px = r->uta.pos[i].avg_px;
+        jpush_cold(r, &rec);
+    }
+    for (const desk_order_t *o = desk_orders_live_first(&r->orders); o;
+         o = desk_orders_live_next(&r->orders, o)) {
+        struct desk_jrec_carry *k = &rec.carry;
+        memset(&rec, 0, sizeof rec);
+        k->kind = DESK_JREC_CARRY;
+        k->part = 1;
+        k->order_id = o->order_id;
+        k->side = o->side;
+        k->ord_type = o->ord_type;
+        k->tif = o->tif;
+        k->status = o->status;
+        k->prev_status = o->prev_status;
+        k->strategy = (uint8_t)o->strategy;
+        k->a = o->cl_ord_id;
+        k->b = o->venue_cl;
+        k->c = o->instrument;
+        k->d = o->filled_once;
+        jpush_cold(r, &rec);
+        memset(&rec, 0, sizeof rec);
+        k->kind = DESK_JREC_CARRY;
+        k->part = 2;
+        k->order_id = o->order_id;
+        k->a = (uint64_t)o->qty;
+        k->b = (uint64_t)o->px;
+        k->c = (uint64_t)o->stop_px;
+        k->d = (uint64_t)o->cum_qty;
+        k->e = (uint64_t)o->reserve_px;
+        jpush_cold(r, &rec);
+        memset(&rec, 0, sizeof rec);
+        k->kind = DESK_JREC_CARRY;
+        k->part = 3;
+        k->order_id = o->order_id;
+        k->a = o->req_cl_ord_id;
+        k->b = o->req_venue_cl;
+        k->c = (uint64_t)o->new_qty;
+        k->d = (uint64_t)o->new_px;
+        jpush_cold(r, &rec);
+    }
+    memset(&rec, 0, sizeof rec);
+    rec.snap.kind = DESK_JREC_SNAPSHOT;
+    rec.snap.what = DESK_JSNAP_END;
+    rec.snap.day = day;
+    rec.snap.from_day = r->day;
+    rec.snap.nlive = r->orders.live;
+    jpush_cold(r, &rec);
+    r->day = day;
+    return 0;
+}
+
 DESK_COLD int desk_router_replay(desk_router_t *r, const desk_jrec_t *rec)
 {
     desk_order_t *o;
@@ -980,11 +1195,11 @@ DESK_COLD int desk_router_replay(desk_router_t *r, const desk_jrec_t *rec)
         if (c->venue_cl >= r->next_venue_cl)
             r->next_venue_cl = c->venue_cl + 1; /* never reuse a venue ClOrdID */
         if (c->type == DESK_CMD_NEW) {
-            o = desk_orders_alloc(&r->orders);
-            if (o == NULL || o->order_id != c->order_id || c->instrument >= r->ninstr)
-                return DESK_ERR(-EPROTO, "journal: order %#llx does not replay (got %#llx)",
-                                (unsigned long long)c->order_id,
-                                o ? (unsigned long long)o->order_id : 0ull);
+            o = c->instrument < r->ninstr ? desk_orders_restore(&r->orders, c->order_id) : NULL;
+            if (o == NULL)
+                return DESK_ERR(-EPROTO, "journal: order %#llx does not replay (its slot is "
+                                "taken by a live order, or the instrument is unknown)",
+                                (unsigned long long)c->order_id);
             (void)desk_orders_clid_add(&r->orders, c->strategy, c->cl_ord_id, desk_order_slot(o));
             o->cl_ord_id = c->cl_ord_id;
             o->instrument = c->instrument;
@@ -1061,9 +1276,55 @@ DESK_COLD int desk_router_replay(desk_router_t *r, const desk_jrec_t *rec)
         }
         r->uta_dirty = 1;
         return 0;
+    case DESK_JREC_SNAPSHOT:
+        if (rec->snap.what == DESK_JSNAP_BEGIN)
+            replay_snapshot_begin(r, &rec->snap);
+        return 0;
+    case DESK_JREC_CARRY:
+        return replay_carry(r, &rec->carry);
     default:
-        return 0; /* FILE, SESSION, NAME: descriptive */
+        return 0; /* FILE, SESSION, NAME, BREAK: descriptive */
     }
+}
+
+DESK_COLD void desk_router_replay_done(desk_router_t *r)
+{
+    desk_orders_rebuild_free(&r->orders);
+}
+
+struct replay_file {
+    desk_router_t *r;
+    uint64_t from;    /* offset of the last SNAPSHOT BEGIN (0: none) */
+    uint32_t applied; /* records replayed (FILE not counted) */
+};
+
+static int find_begin_cb(const desk_jrec_t *rec, uint64_t off, void *ctx)
+{
+    struct replay_file *f = ctx;
+    if (rec->head.kind == DESK_JREC_SNAPSHOT && rec->snap.what == DESK_JSNAP_BEGIN)
+        f->from = off;
+    return 0;
+}
+
+static int replay_file_cb(const desk_jrec_t *rec, uint64_t off, void *ctx)
+{
+    struct replay_file *f = ctx;
+    if (off < f->from || rec->head.kind == DESK_JREC_FILE)
+        return 0; /* written late for the previous day: the snapshot holds it */
+    f->applied++;
+    return desk_router_replay(f->r, rec);
+}
+
+DESK_COLD int desk_router_replay_file(desk_router_t *r, const char *path, uint32_t *applied)
+{
+    struct replay_file f = {.r = r};
+    int rc = desk_journal_replay(path, find_begin_cb, &f);
+
+    if (rc >= 0)
+        rc = desk_journal_replay(path, replay_file_cb, &f);
+    if (applied)
+        *applied += f.applied;
+    return rc;
 }
 
 DESK_COLD int desk_router_recover_send(desk_router_t *r, uint32_t c)

@@ -128,6 +128,8 @@ typedef struct desk_router {
     _Atomic uint32_t reconciling;         /* 1: recovered orders are being settled
                                              with the venues; NEW is refused with
                                              DESK_REJ_RECONCILING.  W: control */
+    uint32_t day;                         /* trading day (UTC YYYYMMDD) the journal's
+                                             file holds; 0: not journaling days */
     desk_recon_t recon;                   /* reconciliation with venue reports */
     desk_recon_diff_t recon_diff[DESK_ROUTER_RECON_DIFFS]; /* one comparison's breaks */
     _Atomic uint32_t stop;                /* 1: leave the loop; W: any thread */
@@ -177,6 +179,37 @@ void desk_router_seed_position(desk_router_t *r, uint32_t instrument, int64_t qt
  * before the router thread starts.  Returns 0 or -EPROTO (desk_errmsg()).
  */
 int desk_router_replay(desk_router_t *r, const desk_jrec_t *rec);
+
+/*
+ * Recovery from one journal file: every record through desk_router_replay(),
+ * starting at the file's last day snapshot (SNAPSHOT BEGIN) when it has one:
+ * records before it were written late for the previous day and are already
+ * in the state the snapshot carries.  *applied (may be NULL) grows by the
+ * records replayed (the FILE record not counted).  Returns what
+ * desk_journal_replay() returns, or the first error of desk_router_replay()
+ * (-EPROTO).  Call desk_router_replay_done() after the last file.  Control
+ * thread, before the router thread starts.  Cold.
+ */
+int desk_router_replay_file(desk_router_t *r, const char *path, uint32_t *applied);
+
+/* Recovery: the replay is over (after the last desk_router_replay()): the
+ * order table's free list is rebuilt around the recovered orders.  Cold. */
+void desk_router_replay_done(desk_router_t *r);
+
+/*
+ * A new trading day (UTC YYYYMMDD `day`): the day's realized PnL and fees
+ * start over, the ClOrdID index forgets the previous day's ids (those of
+ * live orders stay taken), and with a journal the whole carried state is
+ * pushed as a day snapshot (DESK_JREC_SNAPSHOT BEGIN, a BALANCE per
+ * connector and per position, three CARRY records per live order, END), so
+ * the new day's file replays on its own.  The router calls it on its status
+ * tick when the UTC date passes r->day; deskd calls it at start when it
+ * recovered a previous day's journal.  Returns 0, -EAGAIN (no room in the
+ * journal ring now: nothing done, call again), or -ENOSPC (the snapshot is
+ * larger than the ring).  Router thread, or the control thread before the
+ * router starts.  Cold.
+ */
+int desk_router_new_day(desk_router_t *r, uint32_t day);
 
 /*
  * Recovery: write a DESK_CMD_RECOVER command for every live order of

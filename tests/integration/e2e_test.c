@@ -10,10 +10,12 @@
  * and checks that it exits cleanly and removes its segments.  The paper
  * venue's account reports agree with deskd throughout; after a restart on
  * the same journal (the in-process paper venue starts over) reconciliation
- * reports the breaks in desk status, the log and the journal.  Skips (77)
+ * reports the breaks in desk status, the log and the journal.  Finally a
+ * start on a new day carries the books over from the last day's journal.  Skips (77)
  * only when the recorded data is not present, and says so.
  */
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -37,6 +39,7 @@
 extern char **environ;
 
 static char desk_name[32], dir[256], toml[300], deskd_log[300];
+static int64_t last_cash, last_qty; /* the books when deskd last stopped */
 static pid_t deskd = -1;
 
 static char *slurp(const char *path)
@@ -123,13 +126,19 @@ static int start_deskd(void)
     close(fd);
     if (deskd <= 0)
         return -1;
-    /* Wait until it answers desk status. */
-    char *sargv[] = {DESK_CLI, "status", "-n", desk_name, NULL};
+    /* Wait until it is RUNNING (its segment answers desk status earlier,
+     * while it is still starting). */
+    char *sargv[] = {DESK_CLI, "status", "-n", desk_name, "--json", NULL};
     char out[300];
     snprintf(out, sizeof out, "%s/wait.txt", dir);
     for (int i = 0; i < 100; i++) {
-        if (run(sargv, out) == 0)
-            return 0;
+        if (run(sargv, out) == 0) {
+            char *txt = slurp(out);
+            int up = txt && strstr(txt, "\"run_state\":\"RUNNING\"") != NULL;
+            free(txt);
+            if (up)
+                return 0;
+        }
         struct timespec ts = {0, 100000000};
         nanosleep(&ts, NULL);
     }
@@ -383,6 +392,8 @@ static void test_restart_reports_breaks(void **state)
     const cJSON *pos = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(uta, "positions"), 0);
     int64_t start_cash = 0;
     desk_fixed_parse_cstr("100000", &start_cash);
+    last_cash = fx(uta, "cash");
+    last_qty = fx(pos, "qty");
     const cJSON *cash = find_break(st, "cash");
     assert_non_null(cash);
     assert_true(fx(cash, "desk") == fx(uta, "cash"));
@@ -429,6 +440,68 @@ static void test_restart_reports_breaks(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* Stop deskd with SIGTERM and check it exits 0. */
+static void stop_deskd(void)
+{
+    int status = 0;
+    assert_int_equal(kill(deskd, SIGTERM), 0);
+    assert_int_equal(waitpid(deskd, &status, 0), deskd);
+    deskd = -1;
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* The books deskd publishes equal the last run's, and the day's figures
+ * start over. */
+static void expect_carried_books(void)
+{
+    cJSON *st = status_json();
+    const cJSON *uta = cJSON_GetObjectItemCaseSensitive(st, "uta");
+    const cJSON *pos = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(uta, "positions"), 0);
+    assert_true(fx(uta, "cash") == last_cash);
+    assert_true(fx(pos, "qty") == last_qty);
+    assert_true(fx(uta, "realized_pnl") == 0);
+    assert_true(fx(uta, "fees") == 0);
+    cJSON_Delete(st);
+}
+
+/* deskd was down at midnight: today has no journal yet, the last one is an
+ * earlier day's.  deskd carries what it left (cash, positions, open orders)
+ * into a snapshot at the head of today's file, the day's realized PnL and
+ * fees start over, and today's file then replays on its own. */
+static void test_new_day_carries(void **state)
+{
+    (void)state;
+    char jdir[300], from[700], to[680];
+    snprintf(jdir, sizeof jdir, "%s/journal", dir);
+    DIR *dp = opendir(jdir);
+    assert_non_null(dp);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(dp)) != NULL;)
+        if (strstr(e->d_name, ".journal")) {
+            snprintf(from, sizeof from, "%s/%s", jdir, e->d_name);
+            n++;
+        }
+    closedir(dp);
+    assert_int_equal(n, 1);
+    snprintf(to, sizeof to, "%s/desk-%s-20000101.journal", jdir, desk_name);
+    assert_int_equal(rename(from, to), 0);
+
+    assert_int_equal(start_deskd(), 0);
+    char *log = slurp(deskd_log);
+    int carried = strstr(log, "journal: a new day: carried 0 open order(s), cash and "
+                              "positions from ") != NULL;
+    free(log);
+    assert_true(carried);
+    expect_carried_books();
+    stop_deskd();
+    /* Today's file alone (the old day's is moved away) gives the same books. */
+    snprintf(from, sizeof from, "%s.aside", to);
+    assert_int_equal(rename(to, from), 0);
+    assert_int_equal(start_deskd(), 0);
+    expect_carried_books();
+    stop_deskd();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -437,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_kill_switch),
         cmocka_unit_test(test_clean_stop),
         cmocka_unit_test(test_restart_reports_breaks),
+        cmocka_unit_test(test_new_day_carries),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

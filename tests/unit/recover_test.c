@@ -15,7 +15,10 @@
  *   - RECONCILING: with an order in flight, a NEW is refused with
  *     DESK_REJ_RECONCILING, and the flag clears once the venue answered;
  *   - a torn tail (a half-written frame) is cut at open and the records
- *     before it replay unchanged.
+ *     before it replay unchanged;
+ *   - a new trading day: the day snapshot at the head of the new file
+ *     replays on its own to the same books (test_day_snapshot), and the
+ *     previous day's file is found by date (test_prev_day).
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -187,6 +190,228 @@ static void test_reconciling_refuses_new(void **state)
     assert_int_equal(ev.reason, DESK_REJ_DUPLICATE_CLORDID);
 }
 
+/* ---- a new trading day ------------------------------------------------------ */
+
+static uint64_t g_wall; /* the journal's clock in the day tests */
+
+static uint64_t test_wall(void *ctx)
+{
+    (void)ctx;
+    return g_wall;
+}
+
+#define DAY1_NS (UINT64_C(16725225600) * 1000000000u) /* 2500-01-01 00:00:00 UTC */
+#define DAY_NS (UINT64_C(86400) * 1000000000u)
+
+/* One fill pushed by the scripted venue for `order_id`. */
+static void venue_fill(uint64_t order_id, int64_t px, int64_t qty, int64_t cum)
+{
+    static uint64_t exec = 900000;
+    desk_vevent_t f = {.type = DESK_EV_FILL, .order_id = order_id, .exec_id = ++exec,
+                       .last_px = px, .last_qty = qty, .cum_qty = cum};
+    td_venue_push(&td, &f);
+}
+
+/* Router and journal turns, without the venue answering anything. */
+static void drive_no_venue(void)
+{
+    for (int i = 0; i < 6; i++) {
+        desk_router_poll(td.router, desk_now_ns());
+        (void)desk_journal_poll(jr);
+    }
+}
+
+static uint64_t order_of(uint64_t clid)
+{
+    desk_order_t *o = desk_orders_by_clid(&td.router->orders, 0, clid);
+    assert_non_null(o);
+    return o->order_id;
+}
+
+/*
+ * deskd runs across UTC midnight: the journal rolls to a new file, and the
+ * router writes the carried state (day snapshot) at its head.  Replaying the
+ * new day's file alone, records written late for the previous day included,
+ * gives the same books: live orders (a partly filled GTC buy, a sell with a
+ * cancel in flight), cash, positions, reservations, ClOrdIDs still taken;
+ * the day's realized PnL and fees start over; a ClOrdID of a finished order
+ * of yesterday may be used again today.
+ */
+static void test_day_snapshot(void **state)
+{
+    (void)state;
+    desk_journal_opts_t o = {0};
+    desk_event_t ev;
+    char day1_path[sizeof jr->path];
+
+    snprintf(jdir, sizeof jdir, "/tmp/desk-recover-day-%d", (int)getpid());
+    o.dir = jdir;
+    o.desk = td.name;
+    o.policy.fsync = DESK_FSYNC_NONE;
+    o.idle = DESK_IDLE_BACKOFF;
+    o.wall_ns = test_wall;
+    g_wall = DAY1_NS + 12 * 3600 * UINT64_C(1000000000);
+    assert_int_equal(desk_journal_open(&jr, &o, NULL), 0);
+    assert_int_equal(jr->file_day, 25000101);
+    snprintf(day1_path, sizeof day1_path, "%s", jr->path);
+    desk_router_t *r = td.router;
+    r->journal = jr;
+    r->day = 25000101;
+    desk_router_seed_cash(r, 0, TD_PX(1000000), TD_PX(1000000));
+    desk_router_seed_position(r, 0, TD_QTY(1), TD_PX(50000));
+
+    /* Day 1: a resting buy partly filled, a resting sell, a buy that fills
+     * whole (and realizes nothing: it adds), then a cancel of the sell that
+     * the venue has not answered when the day ends. */
+    assert_int_equal(desk_submit_new(cl, 1, 0, DESK_BUY, DESK_LIMIT, DESK_GTC, TD_QTY(0.5),
+                                     TD_PX(59000), 0),
+                     0);
+    assert_int_equal(desk_submit_new(cl, 2, 0, DESK_SELL, DESK_LIMIT, DESK_GTC, TD_QTY(0.25),
+                                     TD_PX(61000), 0),
+                     0);
+    assert_int_equal(desk_submit_new(cl, 3, 0, DESK_SELL, DESK_LIMIT, DESK_IOC, TD_QTY(0.1),
+                                     td.bid, 0),
+                     0);
+    drive(1);
+    venue_fill(order_of(1), TD_PX(59000), TD_QTY(0.2), TD_QTY(0.2));
+    drive(1);
+    assert_true(r->uta.venue[0].realized_pnl != 0); /* the IOC sell realized */
+
+    /* Midnight.  A fill and a cancel reach the journal after it rolled but
+     * before the router's tick sees the new day: they land in day 2's file
+     * before the snapshot (replay starts at the snapshot: a CANCEL of an
+     * order it does not know yet would be refused). */
+    g_wall = DAY1_NS + DAY_NS + UINT64_C(1000000000);
+    venue_fill(order_of(1), TD_PX(59000), TD_QTY(0.1), TD_QTY(0.3));
+    assert_int_equal(desk_submit_cancel(cl, 4, 2), 0);
+    drive_no_venue(); /* the CANCEL sits in the venue's ring, unanswered */
+    assert_int_equal(desk_orders_by_clid(&r->orders, 0, 2)->status, DESK_OS_PENDING_CANCEL);
+    assert_int_equal(jr->file_day, 25000102);
+    assert_int_equal(desk_router_new_day(r, 25000102), 0);
+    assert_int_equal(r->day, 25000102);
+    assert_true(r->uta.venue[0].realized_pnl == 0 && r->uta.venue[0].fees == 0);
+    assert_true(r->uta.pos[0].realized_pnl == 0);
+    drive_no_venue();
+
+    /* Day 2: the venue answers the cancel, the buy fills a little more, a
+     * ClOrdID of yesterday's finished order is used again, a live one is not. */
+    td_venue_step(&td, 64);
+    venue_fill(order_of(1), TD_PX(59000), TD_QTY(0.1), TD_QTY(0.4));
+    drive(1);
+    while (desk_poll(cl, &ev, 1) == 1)
+        ; /* yesterday's and the cancel's events */
+    assert_int_equal(desk_submit_new(cl, 3, 0, DESK_BUY, DESK_LIMIT, DESK_GTC, TD_QTY(0.1),
+                                     TD_PX(58000), 0),
+                     0);
+    assert_int_equal(desk_submit_new(cl, 1, 0, DESK_BUY, DESK_LIMIT, DESK_GTC, TD_QTY(0.1),
+                                     TD_PX(58000), 0),
+                     0);
+    drive(1);
+    int dup = 0, new3 = 0;
+    while (desk_poll(cl, &ev, 1) == 1) {
+        dup += ev.type == DESK_EV_REJECT && ev.reason == DESK_REJ_DUPLICATE_CLORDID &&
+               ev.cl_ord_id == 1;
+        new3 += ev.type == DESK_EV_ACK && ev.cl_ord_id == 3;
+    }
+    assert_int_equal(dup, 1);
+    assert_int_equal(new3, 1);
+    assert_int_equal(desk_journal_stop(jr), 0);
+
+    /* Day 2's file: FILE, the late fill and cancel, then the snapshot. */
+    uint32_t n[DESK_JREC__COUNT] = {0};
+    assert_true(desk_journal_replay(jr->path, count_kind, n) > 0);
+    assert_int_equal(n[DESK_JREC_SNAPSHOT], 2);
+    assert_int_equal(n[DESK_JREC_CARRY], 3 * 2); /* orders 1 and 2 were live */
+
+    /* Replaying day 2's file alone rebuilds the books. */
+    desk_router_t *r2 = calloc(1, sizeof *r2);
+    assert_non_null(r2);
+    assert_int_equal(desk_router_init(r2, td.cfg, td.main), 0);
+    r2->replaying = 1;
+    uint32_t applied = 0;
+    assert_true(desk_router_replay_file(r2, jr->path, &applied) > 0);
+    assert_true(applied > 0 && applied < n[DESK_JREC_EVENT] + n[DESK_JREC_SNAPSHOT] +
+                                              n[DESK_JREC_CARRY] + n[DESK_JREC_BALANCE] +
+                                              n[DESK_JREC_CMD] + n[DESK_JREC_REJECT]);
+    desk_router_replay_done(r2);
+    r2->replaying = 0;
+    assert_int_equal(r2->orders.live, r->orders.live);
+    assert_int_equal(r2->orders.live, 2); /* order 1 and today's order 3 */
+    for (uint64_t clid = 1; clid <= 4; clid++)
+        assert_int_equal(desk_orders_clid_seen(&r2->orders, 0, clid),
+                         desk_orders_clid_seen(&r->orders, 0, clid));
+    for (uint64_t clid = 1; clid <= 3; clid += 2) {
+        desk_order_t *a = desk_orders_by_clid(&r->orders, 0, clid);
+        desk_order_t *b = desk_orders_by_clid(&r2->orders, 0, clid);
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_true(a->order_id == b->order_id);
+        assert_int_equal(a->status, b->status);
+        assert_true(a->qty == b->qty && a->px == b->px);
+        assert_true(a->cum_qty == b->cum_qty && a->leaves_qty == b->leaves_qty);
+        assert_true(a->venue_cl == b->venue_cl && a->reserved == b->reserved);
+    }
+    assert_true(desk_orders_by_clid(&r2->orders, 0, 1)->cum_qty == TD_QTY(0.4));
+    assert_true(r2->uta.pos[0].qty == r->uta.pos[0].qty);
+    assert_true(r2->uta.pos[0].avg_px == r->uta.pos[0].avg_px);
+    assert_true(r2->uta.pos[0].open_buy == r->uta.pos[0].open_buy);
+    assert_true(r2->uta.pos[0].open_sell == r->uta.pos[0].open_sell);
+    assert_true(r2->uta.pos[0].realized_pnl == r->uta.pos[0].realized_pnl);
+    assert_true(r2->uta.venue[0].cash == r->uta.venue[0].cash);
+    assert_true(r2->uta.venue[0].reserved == r->uta.venue[0].reserved);
+    assert_true(r2->uta.venue[0].realized_pnl == r->uta.venue[0].realized_pnl);
+    assert_true(r2->uta.venue[0].fees == r->uta.venue[0].fees);
+    assert_true(r2->next_venue_cl >= r->next_venue_cl);
+    assert_true(r2->orders.generation >= desk_orders_by_clid(&r->orders, 0, 3)->order_id >> 32);
+    /* The recovered router allocates a fresh slot for the next order. */
+    desk_order_t *fresh = desk_orders_alloc(&r2->orders);
+    assert_non_null(fresh);
+    assert_null(desk_orders_by_id(&r->orders, fresh->order_id));
+    desk_router_fini(r2);
+    free(r2);
+
+    desk_journal_close(jr);
+    jr = NULL;
+    r->journal = NULL;
+    unlink(day1_path);
+    char p2[sizeof day1_path];
+    desk_journal_path(p2, sizeof p2, jdir, td.name, 25000102);
+    unlink(p2);
+    rmdir(jdir);
+}
+
+/* The latest earlier day's file is found; other desks' files, files moved
+ * aside and later days are not. */
+static void test_prev_day(void **state)
+{
+    (void)state;
+    char dir[128], p[256];
+    uint32_t day = 0;
+
+    snprintf(dir, sizeof dir, "/tmp/desk-prevday-%d", (int)getpid());
+    assert_int_equal(desk_journal_prev_day(dir, "d", 20261121, &day), 0); /* no dir */
+    assert_int_equal(mkdir(dir, 0700), 0);
+    const char *names[] = {"desk-d-20261118.journal", "desk-d-20261119.journal",
+                           "desk-d-20261120.journal.083000.prev", "desk-dd-20261120.journal",
+                           "desk-d-20261121.journal", "desk-d-20261122.journal", "desk-d-x.journal"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        int fd = open(p, O_WRONLY | O_CREAT, 0600);
+        assert_true(fd >= 0);
+        close(fd);
+    }
+    assert_int_equal(desk_journal_prev_day(dir, "d", 20261121, &day), 1);
+    assert_int_equal(day, 20261119);
+    assert_int_equal(desk_journal_prev_day(dir, "d", 20261118, &day), 0);
+    assert_int_equal(desk_journal_prev_day(dir, "dd", 20261121, &day), 1);
+    assert_int_equal(day, 20261120);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -221,6 +446,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_journal_and_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconciling_refuses_new, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_day_snapshot, setup, teardown),
+        cmocka_unit_test(test_prev_day),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
