@@ -278,9 +278,9 @@ static inline void open_qty(desk_router_t *r, const desk_order_t *o, int64_t del
     desk_uta_pos_state_t *p = &r->uta.pos[o->instrument];
 
     if (o->side == DESK_BUY)
-        p->open_buy += delta;
+        p->open_buy = desk_sat_add(p->open_buy, delta);
     else
-        p->open_sell += delta;
+        p->open_sell = desk_sat_add(p->open_sell, delta);
 }
 
 static inline void send_vcmd(desk_router_t *r, const desk_order_t *o, uint8_t type,
@@ -630,12 +630,11 @@ static void apply_vevent(desk_router_t *r, const desk_vevent_t *vin, uint64_t no
         /* Recovery: the venue's total; fill only what this desk has not seen
          * (journaled as computed, so a replay applies the same quantity). */
         cu = *vin;
-        cu.last_qty = vin->cum_qty - o->cum_qty;
-        if (cu.last_qty <= 0)
+        if (__builtin_sub_overflow(vin->cum_qty, o->cum_qty, &cu.last_qty) || cu.last_qty <= 0)
             cu.last_qty = 0; /* desk_order_apply() reports it a duplicate */
         v = &cu;
         if ((o->status == DESK_OS_CANCELED || o->status == DESK_OS_EXPIRED) && cu.last_qty > 0 &&
-            o->cum_qty + cu.last_qty <= o->qty) {
+            cu.last_qty <= o->qty - o->cum_qty) {
             /* Fills lost at the crash, then the cancel came through the
              * resend: the order stays canceled, the fills count. */
             if (r->journal) {
@@ -1017,13 +1016,23 @@ static DESK_COLD void replay_snapshot_begin(desk_router_t *r, const struct desk_
     r->uta_dirty = 1;
 }
 
+/* A status a live order can have (what a day snapshot carries). */
+static int carried_status(unsigned st)
+{
+    return st == DESK_OS_PENDING_NEW || st == DESK_OS_NEW || st == DESK_OS_PARTIALLY_FILLED ||
+           st == DESK_OS_PENDING_CANCEL || st == DESK_OS_PENDING_REPLACE;
+}
+
 /* Replay: one part of a carried order (desk_jrec_carry). */
 static DESK_COLD int replay_carry(desk_router_t *r, const struct desk_jrec_carry *k)
 {
     desk_order_t *o;
 
     if (k->part == 1) {
-        o = k->c < r->ninstr && k->strategy < r->nstrat
+        o = k->c < r->ninstr && k->strategy < r->nstrat && carried_status(k->status) &&
+                    (k->prev_status == 0 || carried_status(k->prev_status)) &&
+                    (k->side == DESK_BUY || k->side == DESK_SELL) && k->ord_type >= DESK_MARKET &&
+                    k->ord_type <= DESK_STOP_LIMIT && k->tif <= DESK_FOK && k->tif != 2
                 ? desk_orders_restore(&r->orders, k->order_id)
                 : NULL;
         if (o == NULL)
@@ -1048,6 +1057,11 @@ static DESK_COLD int replay_carry(desk_router_t *r, const struct desk_jrec_carry
         return DESK_ERR(-EPROTO, "journal: carried order %#llx: part %u before part 1",
                         (unsigned long long)k->order_id, (unsigned)k->part);
     if (k->part == 2) {
+        int64_t qty = (int64_t)k->a, cum = (int64_t)k->d;
+        if (qty <= 0 || cum < 0 || cum >= qty || (int64_t)k->b < 0 || (int64_t)k->e < 0)
+            return DESK_ERR(-EPROTO, "journal: carried order %#llx: qty %lld, cum %lld do not "
+                            "describe a live order",
+                            (unsigned long long)k->order_id, (long long)qty, (long long)cum);
         o->qty = (int64_t)k->a;
         o->px = (int64_t)k->b;
         o->stop_px = (int64_t)k->c;
@@ -1195,10 +1209,13 @@ DESK_COLD int desk_router_replay(desk_router_t *r, const desk_jrec_t *rec)
         if (c->venue_cl >= r->next_venue_cl)
             r->next_venue_cl = c->venue_cl + 1; /* never reuse a venue ClOrdID */
         if (c->type == DESK_CMD_NEW) {
-            o = c->instrument < r->ninstr ? desk_orders_restore(&r->orders, c->order_id) : NULL;
+            o = c->instrument < r->ninstr && c->strategy < r->nstrat && c->qty > 0 && c->px >= 0
+                    ? desk_orders_restore(&r->orders, c->order_id)
+                    : NULL;
             if (o == NULL)
                 return DESK_ERR(-EPROTO, "journal: order %#llx does not replay (its slot is "
-                                "taken by a live order, or the instrument is unknown)",
+                                "taken by a live order, or its instrument, strategy or "
+                                "quantity is not one deskd could have sent)",
                                 (unsigned long long)c->order_id);
             (void)desk_orders_clid_add(&r->orders, c->strategy, c->cl_ord_id, desk_order_slot(o));
             o->cl_ord_id = c->cl_ord_id;

@@ -32,19 +32,29 @@ int desk_uta_fill(desk_uta_t *u, uint32_t instrument, uint8_t side, int64_t px, 
         /* Reducing (maybe through zero): the closed part realizes PnL. */
         int64_t held = p->qty < 0 ? -p->qty : p->qty;
         int64_t closed = qty < held ? qty : held;
-        int64_t diff = p->qty > 0 ? px - p->avg_px : p->avg_px - px;
-        if (desk_fixed_mul(diff, closed, &realized) < 0)
+        int64_t diff;
+        if ((p->qty > 0 ? __builtin_sub_overflow(px, p->avg_px, &diff)
+                        : __builtin_sub_overflow(p->avg_px, px, &diff)) ||
+            desk_fixed_mul(diff, closed, &realized) < 0)
             return -ERANGE;
         if (new_qty == 0)
             new_avg = 0;
         else if ((new_qty > 0) != (p->qty > 0))
             new_avg = px; /* flipped: the remainder opened at this price */
     }
-    v->cash += side == DESK_BUY ? -notional : notional;
-    v->cash -= fee;
-    v->fees += fee;
-    v->realized_pnl += realized;
-    p->realized_pnl += realized;
+    /* Every sum checked before anything changes: -ERANGE leaves the books
+     * as they were. */
+    int64_t cash, fees, vr, pr;
+    if ((side == DESK_BUY ? __builtin_sub_overflow(v->cash, notional, &cash)
+                          : __builtin_add_overflow(v->cash, notional, &cash)) ||
+        __builtin_sub_overflow(cash, fee, &cash) || __builtin_add_overflow(v->fees, fee, &fees) ||
+        __builtin_add_overflow(v->realized_pnl, realized, &vr) ||
+        __builtin_add_overflow(p->realized_pnl, realized, &pr))
+        return -ERANGE;
+    v->cash = cash;
+    v->fees = fees;
+    v->realized_pnl = vr;
+    p->realized_pnl = pr;
     p->qty = new_qty;
     p->avg_px = new_avg;
     if (p->mark_px == 0)
@@ -57,7 +67,7 @@ int64_t desk_uta_buying_power(const desk_uta_t *u)
     int64_t bp = 0;
 
     for (uint32_t i = 0; i < u->nvenues; i++)
-        bp += desk_uta_venue_bp(u, (uint16_t)i);
+        bp = desk_sat_add(bp, desk_uta_venue_bp(u, (uint16_t)i));
     return bp;
 }
 
@@ -68,7 +78,7 @@ int64_t desk_uta_unrealized(const desk_uta_t *u, uint32_t instrument)
 
     if (p->qty == 0 || p->mark_px == 0)
         return 0;
-    (void)desk_fixed_mul(p->mark_px - p->avg_px, p->qty, &un);
+    (void)desk_fixed_mul(desk_sat_sub(p->mark_px, p->avg_px), p->qty, &un);
     return un;
 }
 
@@ -77,9 +87,9 @@ int64_t desk_uta_day_pnl(const desk_uta_t *u)
     int64_t pnl = 0;
 
     for (uint32_t i = 0; i < u->nvenues; i++)
-        pnl += u->venue[i].realized_pnl - u->venue[i].fees;
+        pnl = desk_sat_add(pnl, desk_sat_sub(u->venue[i].realized_pnl, u->venue[i].fees));
     for (uint32_t i = 0; i < u->ninstruments; i++)
-        pnl += desk_uta_unrealized(u, i);
+        pnl = desk_sat_add(pnl, desk_uta_unrealized(u, i));
     return pnl;
 }
 
@@ -95,9 +105,9 @@ void desk_uta_publish(const desk_uta_t *u, struct desk_uta_shm *shm, uint64_t no
         struct desk_uta_venue *o = &snap.venues[i];
         o->cash = v->cash;
         o->reserved = v->reserved;
-        o->buying_power = v->cash - v->reserved;
+        o->buying_power = desk_sat_sub(v->cash, v->reserved);
         o->equity = v->cash;
-        o->realized_pnl = v->realized_pnl - v->fees;
+        o->realized_pnl = desk_sat_sub(v->realized_pnl, v->fees);
         o->unrealized_pnl = 0;
         o->fees = v->fees;
         o->venue_bp = v->venue_bp;
@@ -114,19 +124,20 @@ void desk_uta_publish(const desk_uta_t *u, struct desk_uta_shm *shm, uint64_t no
         o->unrealized_pnl = un;
         o->open_buy_qty = p->open_buy;
         o->open_sell_qty = p->open_sell;
-        snap.venues[p->venue].equity += value;
-        snap.venues[p->venue].unrealized_pnl += un;
-        t->nav += value;
-        t->unrealized_pnl += un;
+        struct desk_uta_venue *pv = &snap.venues[p->venue];
+        pv->equity = desk_sat_add(pv->equity, value);
+        pv->unrealized_pnl = desk_sat_add(pv->unrealized_pnl, un);
+        t->nav = desk_sat_add(t->nav, value);
+        t->unrealized_pnl = desk_sat_add(t->unrealized_pnl, un);
     }
     for (uint32_t i = 0; i < u->nvenues; i++) {
-        t->cash += snap.venues[i].cash;
-        t->reserved += snap.venues[i].reserved;
-        t->buying_power += snap.venues[i].buying_power;
-        t->realized_pnl += snap.venues[i].realized_pnl;
-        t->fees += snap.venues[i].fees;
+        t->cash = desk_sat_add(t->cash, snap.venues[i].cash);
+        t->reserved = desk_sat_add(t->reserved, snap.venues[i].reserved);
+        t->buying_power = desk_sat_add(t->buying_power, snap.venues[i].buying_power);
+        t->realized_pnl = desk_sat_add(t->realized_pnl, snap.venues[i].realized_pnl);
+        t->fees = desk_sat_add(t->fees, snap.venues[i].fees);
     }
-    t->nav += t->cash;
+    t->nav = desk_sat_add(t->nav, t->cash);
     t->updated_ns = now_ns;
     desk_seqlock_write(&shm->lock, &shm->t, t, desk_shm_uta_bytes(u->nvenues, u->ninstruments));
 }

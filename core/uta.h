@@ -57,9 +57,29 @@ extern "C" {
 void desk_uta_init(desk_uta_t *u, uint32_t nvenues, uint32_t ninstruments);
 
 /* Adjust the cash reserved at a venue by `delta` (negative releases). */
+/* a + b, clamped to the int64 range instead of overflowing (figures that
+ * large only come from a damaged journal or a venue gone mad; the books stay
+ * defined, and the guard refuses everything at such figures). */
+static inline int64_t desk_sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+/* a - b, clamped like desk_sat_add. */
+static inline int64_t desk_sat_sub(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r))
+        return b < 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
 static inline void desk_uta_reserve(desk_uta_t *u, uint16_t venue, int64_t delta)
 {
-    u->venue[venue].reserved += delta;
+    u->venue[venue].reserved = desk_sat_add(u->venue[venue].reserved, delta);
 }
 
 /*
@@ -79,7 +99,7 @@ static inline void desk_uta_mark(desk_uta_t *u, uint32_t instrument, int64_t px)
 /* Cash - reserved at one venue. */
 static inline int64_t desk_uta_venue_bp(const desk_uta_t *u, uint16_t venue)
 {
-    return u->venue[venue].cash - u->venue[venue].reserved;
+    return desk_sat_sub(u->venue[venue].cash, u->venue[venue].reserved);
 }
 
 /* UTA buying power: sum of cash - reserved over venues. */
