@@ -556,6 +556,55 @@ int desk_alpaca_fill_delta(const desk_alpaca_update_t *u, int64_t prev_cum, int6
 int desk_alpaca_update_to_vevents(const desk_alpaca_update_t *u, int64_t prev_cum,
                                   int64_t prev_avg_px, desk_vevent_t out[2]);
 
+/* --------------------------------------------- recovery and reconciliation -- */
+
+/*
+ * Recovery after a deskd restart: what the earlier Alpaca orders of a desk
+ * order's replace chain filled, from desk's total quantity for the order
+ * (desk_qty, the DESK_CMD_RECOVER command's qty) and the venue's Order o
+ * for the order's current client_order_id.  desk's PATCH asks for qty = new
+ * total - filled so far (see "Replace" above), so the chain before o filled
+ * desk_qty - o->qty; an order never replaced gives 0.  Returns that (>= 0),
+ * or -EPROTO when o has no qty (a notional order, never desk's) or more
+ * than desk_qty.  Pure.
+ */
+int64_t desk_alpaca_chain_cum(int64_t desk_qty, const desk_alpaca_order_t *o);
+
+/*
+ * Recovery: the events that tell the router what the venue's Order o says,
+ * for a desk order whose earlier Alpaca orders filled chain_cum (see
+ * desk_alpaca_chain_cum()) and whose desk-side cum qty the connector does
+ * not know (deskd's journal does).  Writes out[0..n) and returns n:
+ *   - a FILL flagged DESK_VEV_CATCHUP when o->filled_qty > 0: cum_qty =
+ *     chain_cum + filled_qty (the venue's total for the desk order),
+ *     last_qty = filled_qty, last_px = filled_avg_price; the router fills
+ *     only what it has not seen (desk/connector.h);
+ *   - then, by o->status: open (new, partially_filled, accepted, pending_*,
+ *     held, ...) -> ACK when nothing filled and want_ack (a fill already
+ *     says the order is live); canceled -> CANCELED; expired, done_for_day
+ *     -> EXPIRED; rejected -> REJECT (DESK_REJ_VENUE); filled, replaced ->
+ *     nothing more (the caller follows a replace).
+ * exec_ids are desk_alpaca_exec_id()'s, so a fill the router saw on the
+ * stream is recognised.  order_id, instrument and venue_ns are 0 for the
+ * caller.  Returns -EPROTO for chain_cum < 0, filled_qty above qty, or a
+ * fill without filled_avg_price, -EINVAL for an unknown status.  Pure.
+ */
+int desk_alpaca_recover_vevents(const desk_alpaca_order_t *o, int64_t chain_cum, int want_ack,
+                                desk_vevent_t out[2]);
+
+/*
+ * GET /v2/positions mapped onto desk instruments: ap[0..n) against the
+ * connector's instruments (symbol syms[k], id ids[k], k < ninst).  A symbol
+ * matches when equal once trailing blanks are dropped (Alpaca's documented
+ * example has "AAPL ").  Writes each match into out[] (instrument, qty,
+ * avg_px = avg_entry_price) and returns how many; positions in symbols desk
+ * does not trade are counted in *unmapped, not written.  Returns -ENOSPC if
+ * more than cap match.  Pure.
+ */
+int desk_alpaca_positions_map(const desk_alpaca_position_t *ap, size_t n, const char *const *syms,
+                              const uint32_t *ids, uint32_t ninst, desk_position_t *out, size_t cap,
+                              uint32_t *unmapped);
+
 #ifdef __cplusplus
 }
 #endif

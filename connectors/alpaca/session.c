@@ -32,6 +32,13 @@
  *               sends what the pool, the rate limiter and the breaker allow.
  *   events      desk_host_emit(); on -EAGAIN events wait in order in a
  *               preallocated queue (never dropped).
+ *   recovery    DESK_CMD_RECOVER after a deskd restart: orders of the
+ *               earlier run, settled by GET by client_order_id
+ *               (recover_settle()).
+ *   reports     the venue's account for deskd's reconciliation
+ *               (desk_host_account_report): venue-only open orders, cash,
+ *               positions, after every stream start and every
+ *               reconcile_interval_ms (rep_pump()).
  *
  * Fills are derived from order.filled_qty deltas per Alpaca order
  * (desk_alpaca_update_to_vevents with what this aord already applied), so a
@@ -304,6 +311,7 @@ struct alp_opts {
     uint64_t rate_window_ns;             /* rate limit window */
     uint64_t quote_interval_ns;          /* 0: no quotes */
     uint64_t account_interval_ns;        /* 0: no heartbeat */
+    uint64_t reconcile_interval_ns;      /* account reports; 0: at (re)connect only */
     uint64_t cooldown_ns;                /* breaker cool-down */
     uint64_t reconnect_ns;               /* first reconnect delay */
     uint64_t reconnect_max_ns;           /* largest reconnect delay */
@@ -329,6 +337,17 @@ enum alp_kind {
     K_QUOTE,     /* GET /v2/stocks/{sym}/quotes/latest (ref: local instrument) */
 };
 
+/* The ref of K_ORDERS / K_ACCOUNT / K_POSITIONS: what the answer is for. */
+#define REF_PLAIN 0u  /* stream-start reconciliation, heartbeat, bootstrap */
+#define REF_REPORT 1u /* an account report (desk_host_account_report) */
+
+/* alpaca.rep_phase: where the account report under way stands. */
+enum alp_rp {
+    RP_IDLE = 0, /* none: the next one at rep_at_ns */
+    RP_ORDERS,   /* GET /v2/orders?status=open in flight (venue-only orders) */
+    RP_SNAP,     /* GET /v2/account and GET /v2/positions to send or in flight */
+};
+
 /* aord.st: where one Alpaca order (one client_order_id) stands. */
 enum alp_ast {
     AS_QUEUED = 0, /* POST/PATCH to send (first time or again) */
@@ -336,6 +355,15 @@ enum alp_ast {
     AS_UNCERTAIN,  /* outcome unknown: GET by client_order_id settles it */
     AS_LIVE,       /* the venue has it (id known) */
     AS_FINAL,      /* done at the venue, or never there */
+    AS_RECOVER,    /* recovered from deskd's journal: GET by client_order_id first */
+};
+
+/* aord.rec: the recovery question about one Alpaca order. */
+enum alp_rec {
+    REC_NONE = 0, /* not recovered (or settled) */
+    REC_ASKING,   /* GET by client_order_id to send, or in flight */
+    REC_FOUND,    /* the venue has it: v_* below hold its Order */
+    REC_GONE,     /* 404: the venue never had it */
 };
 
 /* aord.cx: the cancel of an Alpaca order. */
@@ -368,6 +396,11 @@ struct aord {
     uint8_t need_get;            /* 1: refresh by GET by client_order_id */
     uint8_t attempts;            /* POST/PATCH sends so far */
     uint8_t cx_attempts;         /* DELETE sends so far */
+    uint8_t rec;                 /* enum alp_rec (AS_RECOVER) */
+    uint8_t rec_tries;           /* recovery: times asked again (replace pending) */
+    uint8_t v_status;            /* REC_FOUND: the Order's desk_alpaca_status_t */
+    uint8_t v_flags;             /* REC_FOUND: its DESK_ALPACA_HAS_* */
+    int64_t v_qty;               /* REC_FOUND: its qty (filled/avg: the fields above) */
 };
 
 /* One desk order. */
@@ -507,6 +540,30 @@ struct alpaca {
     uint8_t recon_busy;         /* GET /v2/orders in flight */
     uint32_t epoch;             /* reconciliation counter */
     desk_alpaca_order_t *olist; /* [ALP_OLIST] decode buffer (owned) */
+    uint32_t nrecover;          /* aords in AS_RECOVER (health: not UP meanwhile) */
+    /* account reports (desk_host_account_report) */
+    const char **inst_sym;        /* [ninst] symbols (borrowed: the instrument table) */
+    desk_position_t *rep_pos;     /* [ninst] positions of the report (owned) */
+    desk_balance_t rep_bal;       /* GET /v2/account of the report */
+    uint64_t rep_at_ns;           /* next report (periodic, or a retry) */
+    uint64_t rep_snap_at_ns;      /* RP_SNAP: ask no earlier than this */
+    uint64_t news;                /* trade updates received + events emitted, ever */
+    uint64_t rep_news0;           /* news when the snapshot's first request went out */
+    uint64_t reports;             /* reports handed to deskd */
+    uint64_t reports_busy;        /* reports deskd had no room for (-EBUSY) */
+    uint32_t rep_npos;            /* entries in rep_pos */
+    uint32_t rep_venue_only;      /* open orders at the venue no desk order maps to */
+    uint32_t rep_unmapped;        /* venue positions in symbols desk does not trade */
+    uint32_t rep_unmapped_logged; /* the count last logged (log on change) */
+    uint8_t rep_phase;            /* enum alp_rp */
+    uint8_t rep_owed;             /* a start/reconnect report is owed: retry in 1 s */
+    uint8_t rep_acct_busy;        /* its GET /v2/account is in flight */
+    uint8_t rep_pos_busy;         /* its GET /v2/positions is in flight */
+    uint8_t rep_have_acct;        /* the account answer is in */
+    uint8_t rep_have_pos;         /* the positions answer is in (rep_pos_ok: usable) */
+    uint8_t rep_pos_ok;           /* positions decoded and mapped */
+    uint8_t rep_orders_ok;        /* rep_venue_only counts a complete open-orders list */
+    uint8_t rep_tries;            /* snapshots taken again because news came meanwhile */
     /* bootstrap */
     int boot_rc;                              /* 1: not run; 0 ok; <0 error */
     uint8_t booting;                          /* bootstrap running on the main thread */
@@ -583,6 +640,7 @@ static const char *err_text(struct alpaca *a, const desk_http_msg_t *m, char *bu
 static void emit(struct alpaca *a, desk_vevent_t *ev)
 {
     ev->venue_ns = desk_now_ns();
+    a->news++; /* an account snapshot taken across this is retaken */
     if (a->evq_n == 0 && desk_host_emit(a->host, ev) == 0)
         return;
     if (a->evq_n == a->evq_cap) {
@@ -1029,6 +1087,172 @@ static void apply_order(struct alpaca *a, uint32_t i, const desk_alpaca_order_t 
     apply_update(a, i, &u);
 }
 
+/* ---- recovery (DESK_CMD_RECOVER) ----
+ *
+ * After a crash deskd hands over every order its journal says is live (and
+ * every order that ended with the venue reporting more filled than deskd
+ * saw) as DESK_CMD_RECOVER: order id, venue ClOrdID (cl_ord_id), a cancel
+ * or replace in flight (orig_cl_ord_id), total qty.  Not its cum qty: the
+ * connector states what the venue has filled as a CATCHUP fill (the venue's
+ * total) and the router fills the part it missed.  Each client_order_id is
+ * asked with GET /v2/orders:by_client_order_id, never guessed; once the
+ * order's answers are in (both, with a request in flight), recover_settle()
+ * emits the venue's facts and the order goes on as any other.
+ */
+
+/* The Order a recovered aord's answer described (the fields desk keeps). */
+static void rec_order(const struct aord *A, desk_alpaca_order_t *o)
+{
+    memset(o, 0, sizeof *o);
+    snprintf(o->id, sizeof o->id, "%s", A->id);
+    o->status = A->v_status;
+    o->flags = A->v_flags;
+    o->qty = A->v_qty;
+    o->filled_qty = A->filled;
+    o->filled_avg_price = A->avg;
+}
+
+/* Aord A leaves recovery for state st. */
+static void rec_leave(struct alpaca *a, struct aord *A, uint8_t st)
+{
+    if (A->st == AS_RECOVER && a->nrecover > 0)
+        a->nrecover--;
+    A->st = st;
+    A->rec = REC_NONE;
+}
+
+/* Emit the recovery events of aord i (see desk_alpaca_recover_vevents).
+ * Returns the venue's filled qty for D so far (chain + this order's). */
+static int64_t rec_emit(struct alpaca *a, struct dord *D, uint32_t i, int64_t chain, int want_ack)
+{
+    desk_alpaca_order_t o;
+    desk_vevent_t ev[2];
+
+    rec_order(&a->ao[i], &o);
+    int n = desk_alpaca_recover_vevents(&o, chain, want_ack, ev);
+    if (n < 0) {
+        a->anomalies++;
+        alog(a, "alpaca: recovery: d%llu (%s): the venue's order does not fit (%s)",
+             (unsigned long long)a->ao[i].clid, o.id, strerror(-n));
+        return chain;
+    }
+    for (int k = 0; k < n; k++) {
+        ev[k].order_id = D->order_id;
+        ev[k].instrument = D->instrument;
+        emit(a, &ev[k]);
+    }
+    return chain + o.filled_qty;
+}
+
+/*
+ * Both answers about D are in (D->cur, and D->repl for a request in flight
+ * at the crash): tell the router what the venue has.
+ *   cur 404            -> REJECT: the POST never reached the venue.
+ *   cur replaced, repl found (not rejected)
+ *                      -> its fills, REPLACED, then the replacement's.
+ *   cur found, repl 404 or rejected
+ *                      -> its facts, then CANCEL_REJECT for the request if
+ *                         the order is still open or filled (a cancel, or a
+ *                         replace that never landed); a canceled order's
+ *                         CANCELED answers it.
+ *   cur open, repl found and open: the replace is pending at the venue:
+ *                         ask both again shortly (up to 20 times).
+ *   cur replaced with no replacement of desk's: replaced outside desk ->
+ *                         CANCELED.
+ */
+static void recover_settle(struct alpaca *a, struct dord *D, uint64_t now)
+{
+    uint32_t ci = D->cur, ri = D->repl;
+    struct aord *A = &a->ao[ci], *R = ri != NONE ? &a->ao[ri] : NULL;
+
+    if (A->rec == REC_ASKING || (R && R->rec == REC_ASKING))
+        return; /* the other answer is still to come */
+    int r_live = R && R->rec == REC_FOUND && R->v_status != DESK_ALPACA_ST_REJECTED;
+    if (A->rec == REC_FOUND && A->v_status != DESK_ALPACA_ST_REPLACED &&
+        !desk_alpaca_status_is_final(A->v_status) && r_live &&
+        !desk_alpaca_status_is_final(R->v_status) && A->rec_tries < 20) {
+        A->rec_tries++;
+        A->rec = R->rec = REC_ASKING;
+        A->not_before_ns = R->not_before_ns = now + ALP_RETRY_NS;
+        work_add(a, ci);
+        work_add(a, ri);
+        return;
+    }
+    if (A->rec == REC_GONE) {
+        alog(a, "alpaca: recovery: d%llu is not at the venue: REJECT (it never reached it)",
+             (unsigned long long)A->clid);
+        rec_leave(a, A, AS_FINAL);
+        if (R)
+            rec_leave(a, R, AS_FINAL);
+        finish_order(a, D, DESK_EV_REJECT, 0);
+        return;
+    }
+    D->acked = 1; /* the events below say it was live */
+    desk_alpaca_order_t o;
+    rec_order(A, &o);
+    int64_t chain = desk_alpaca_chain_cum(D->qty, &o);
+    if (chain < 0) {
+        a->anomalies++;
+        alog(a, "alpaca: recovery: d%llu: venue qty above desk's: taken as never replaced",
+             (unsigned long long)A->clid);
+        chain = 0;
+    }
+    D->cum = rec_emit(a, D, ci, chain, 1);
+    rec_leave(a, A, AS_LIVE);
+    if (A->v_status == DESK_ALPACA_ST_REPLACED && r_live) {
+        /* The replace happened while deskd was down (or its answer was lost). */
+        D->qty = D->cum + R->v_qty;
+        D->cur = ri;
+        D->repl = NONE;
+        A->st = AS_FINAL;
+        ev_simple(a, D, DESK_EV_REPLACED,
+                  desk_alpaca_exec_id(A->id, DESK_ALPACA_EV_REPLACED, A->filled));
+        D->cum = rec_emit(a, D, ri, D->cum, 0);
+        rec_leave(a, R, AS_LIVE);
+        R = NULL;
+    } else if (R) {
+        rec_leave(a, R, AS_FINAL);
+        D->repl = NONE;
+        if (A->v_status != DESK_ALPACA_ST_CANCELED && A->v_status != DESK_ALPACA_ST_EXPIRED &&
+            A->v_status != DESK_ALPACA_ST_DONE_FOR_DAY && A->v_status != DESK_ALPACA_ST_REJECTED &&
+            A->v_status != DESK_ALPACA_ST_REPLACED)
+            ev_simple(a, D, DESK_EV_CANCEL_REJECT, 0); /* the request did not happen */
+    }
+    struct aord *C = &a->ao[D->cur];
+    if (C->v_status == DESK_ALPACA_ST_REPLACED) {
+        a->anomalies++;
+        alog(a, "alpaca: recovery: d%llu was replaced outside desk: treated as canceled",
+             (unsigned long long)C->clid);
+        finish_order(a, D, DESK_EV_CANCELED, 0);
+    } else if (desk_alpaca_status_is_final(C->v_status)) {
+        D->done = 1;
+        C->st = AS_FINAL;
+        dord_finish(a, D);
+    }
+    alog(a, "alpaca: recovery: d%llu settled: %s at the venue, filled %lld.%08lld of %lld.%08lld",
+         (unsigned long long)C->clid, desk_alpaca_status_name(C->v_status),
+         (long long)(D->cum / DESK_SCALE), (long long)(D->cum % DESK_SCALE),
+         (long long)(D->qty / DESK_SCALE), (long long)(D->qty % DESK_SCALE));
+    work_add(a, D->cur); /* a cancel asked meanwhile, or updates that came (need_get) */
+}
+
+/* The answer to a recovered aord's GET: o is the Order, or NULL for 404. */
+static void recover_answer(struct alpaca *a, uint32_t i, const desk_alpaca_order_t *o, uint64_t now)
+{
+    struct aord *A = &a->ao[i];
+
+    A->rec = o ? REC_FOUND : REC_GONE;
+    if (o) {
+        set_id(A, o->id);
+        A->filled = o->filled_qty;
+        A->avg = o->filled_avg_price;
+        A->v_qty = o->qty;
+        A->v_status = o->status;
+        A->v_flags = o->flags;
+    }
+    recover_settle(a, &a->d[A->dord], now);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Endpoints: connections, requests, answers                               */
 /* ---------------------------------------------------------------------- */
@@ -1408,6 +1632,10 @@ static void on_get_clid(struct alpaca *a, struct ep *ep, uint32_t i, int status,
         work_add(a, i);
         return;
     }
+    if (A->st == AS_RECOVER) {
+        recover_answer(a, i, out == DESK__ALP_FOUND ? &a->ord : NULL, now);
+        return;
+    }
     if (A->st == AS_UNCERTAIN) {
         switch (desk__alpaca_next(out, A->attempts, a->o.max_attempts)) {
         case DESK__ALP_LIVE:
@@ -1459,16 +1687,31 @@ static void on_get_clid(struct alpaca *a, struct ep *ep, uint32_t i, int status,
     work_add(a, i);
 }
 
-static void on_orders(struct alpaca *a, struct ep *ep, int status, const desk_http_msg_t *m,
-                      const char *why, uint64_t now)
+static void rep_retry(struct alpaca *a, uint64_t now);
+
+/*
+ * GET /v2/orders?status=open: after a stream (re)start (ref REF_PLAIN, the
+ * reconciliation that health waits for) or for an account report
+ * (REF_REPORT).  Either way the snapshots are applied (fills missed on the
+ * stream come back), live orders missing from the list are asked about, and
+ * the open orders that map to no desk order are counted for the report.
+ */
+static void on_orders(struct alpaca *a, struct ep *ep, uint32_t ref, int status,
+                      const desk_http_msg_t *m, const char *why, uint64_t now)
 {
     int n = -1;
+    uint32_t foreign = 0;
 
     if (status == 200 && m)
         n = desk_alpaca_orders_decode(a->json, (const char *)m->body, m->body_len, a->olist,
                                       ALP_OLIST);
     account_answer(a, ep, status, n >= 0, m, why, now);
-    a->recon_busy = 0;
+    if (ref == REF_REPORT && a->rep_phase == RP_ORDERS && n < 0 && n != -ENOSPC) {
+        rep_retry(a, now);
+        return;
+    }
+    if (ref == REF_PLAIN)
+        a->recon_busy = 0;
     if (n < 0) {
         if (n == -ENOSPC)
             n = (int)ALP_OLIST; /* cannot happen with limit=500; GETs cover the rest */
@@ -1478,10 +1721,27 @@ static void on_orders(struct alpaca *a, struct ep *ep, int status, const desk_ht
     uint32_t epoch = ++a->epoch;
     for (int k = 0; k < n && k < (int)ALP_OLIST; k++) {
         uint32_t i = aord_by_clid_str(a, a->olist[k].client_order_id);
-        if (i == NONE)
+        if (i == NONE) {
+            foreign++; /* placed by someone else, or an order desk forgot */
             continue;
+        }
         a->ao[i].epoch = epoch;
+        if (a->ao[i].st == AS_RECOVER) {
+            a->ao[i].need_get = 1; /* settled by its own GET, then refreshed */
+            continue;
+        }
         apply_order(a, i, &a->olist[k]);
+    }
+    /* A full page may hide more: the count is then not the venue's. */
+    a->rep_orders_ok = n < (int)ALP_OLIST;
+    a->rep_venue_only = foreign;
+    if (a->rep_phase != RP_SNAP) {
+        a->rep_phase = RP_SNAP; /* the account and positions next */
+        a->rep_tries = 0;
+        a->rep_snap_at_ns = now;
+        a->rep_have_acct = a->rep_have_pos = 0;
+        if (ref == REF_PLAIN)
+            a->rep_owed = 1; /* every (re)connect ends with a report */
     }
     /* Live orders missing from the open list finished meanwhile: ask each. */
     uint32_t asked = 0;
@@ -1496,12 +1756,87 @@ static void on_orders(struct alpaca *a, struct ep *ep, int status, const desk_ht
             asked++;
         }
     }
+    if (ref != REF_PLAIN)
+        return;
     a->recon_want = 0;
     alog(a, "alpaca: reconciled after stream start: %d open at the venue, %u to check", n, asked);
 }
 
-static void on_account(struct alpaca *a, struct ep *ep, int status, const desk_http_msg_t *m,
-                       const char *why, uint64_t now)
+/* ---- account reports (desk_host_account_report) ----
+ *
+ * A report is the venue's account at one moment: its open orders that no
+ * desk order maps to (GET /v2/orders?status=open, on_orders), then cash and
+ * buying power (GET /v2/account) and positions (GET /v2/positions), the two
+ * sent together on two pool connections when they are free.  The report
+ * waits until the connector is quiet (no recovery, no event waiting for the
+ * router's ring, no fill update held back), and the snapshot is taken again
+ * (up to 3 times) if a trade update came or an event went out between its
+ * first request and its last answer, so that the two answers and desk's
+ * books describe the same moment as far as the wire allows.  deskd compares
+ * a report only after applying every event emitted before it.
+ */
+
+/* The report under way failed or could not be delivered: the next one at
+ * the next period, or in 1 s when a start/reconnect report is owed. */
+static void rep_retry(struct alpaca *a, uint64_t now)
+{
+    a->rep_phase = RP_IDLE;
+    a->rep_have_acct = a->rep_have_pos = 0;
+    if (a->rep_owed || a->o.reconcile_interval_ns == 0)
+        a->rep_at_ns = now + 1000 * MS;
+    else
+        a->rep_at_ns = now + a->o.reconcile_interval_ns;
+}
+
+/* Both answers are in: hand the report to deskd (or take the snapshot again). */
+static void rep_finish(struct alpaca *a, uint64_t now)
+{
+    if ((a->news != a->rep_news0 || a->evq_n > 0 || a->nhold > 0) && a->rep_tries < 3) {
+        a->rep_tries++;
+        a->rep_have_acct = a->rep_have_pos = 0;
+        a->rep_snap_at_ns = now + 100 * MS; /* let the news settle first */
+        return;
+    }
+    desk_account_report_t r;
+    memset(&r, 0, sizeof r);
+    r.flags = DESK_REPORT_BALANCE;
+    r.balance = a->rep_bal;
+    if (a->rep_pos_ok) {
+        r.flags |= DESK_REPORT_POSITIONS;
+        r.npos = a->rep_npos;
+        r.pos = a->rep_pos;
+    }
+    if (a->rep_orders_ok) {
+        r.flags |= DESK_REPORT_ORDERS;
+        r.venue_only_orders = a->rep_venue_only;
+    }
+    int rc = desk_host_account_report(a->host, &r);
+    if (rc == -EBUSY) {
+        /* deskd has not compared the previous one yet: next period. */
+        if (++a->reports_busy <= 3)
+            alog(a, "alpaca: reconcile: deskd busy with the previous account report: next period");
+        a->rep_owed = a->o.reconcile_interval_ns == 0;
+        rep_retry(a, now);
+        return;
+    }
+    if (rc < 0) {
+        a->anomalies++;
+        alog(a, "alpaca: reconcile: account report refused: %s", strerror(-rc));
+    } else if (a->reports++ == 0) {
+        desk_host_log(a->host,
+                      "alpaca: reconcile: first account report: cash %lld.%08lld, %u position(s), "
+                      "%u open order(s) at the venue not desk's",
+                      (long long)(r.balance.cash / DESK_SCALE),
+                      (long long)(r.balance.cash % DESK_SCALE), r.npos, r.venue_only_orders);
+    }
+    a->rep_owed = 0;
+    a->rep_phase = RP_IDLE;
+    a->rep_have_acct = a->rep_have_pos = 0;
+    a->rep_at_ns = now + a->o.reconcile_interval_ns;
+}
+
+static void on_account(struct alpaca *a, struct ep *ep, uint32_t ref, int status,
+                       const desk_http_msg_t *m, const char *why, uint64_t now)
 {
     desk_alpaca_account_t acct;
     int ok = status == 200 && m &&
@@ -1509,6 +1844,21 @@ static void on_account(struct alpaca *a, struct ep *ep, int status, const desk_h
     char msg[160];
 
     account_answer(a, ep, status, ok, m, why, now);
+    if (ref == REF_REPORT) {
+        a->rep_acct_busy = 0;
+        if (a->rep_phase != RP_SNAP)
+            return;
+        if (!ok) {
+            rep_retry(a, now);
+            return;
+        }
+        a->rep_bal.cash = acct.cash;
+        a->rep_bal.buying_power = acct.buying_power;
+        a->rep_have_acct = 1;
+        if (a->rep_have_pos)
+            rep_finish(a, now);
+        return;
+    }
     a->account_busy = 0;
     if (ok) {
         a->bal.cash = acct.cash;
@@ -1524,8 +1874,35 @@ static void on_account(struct alpaca *a, struct ep *ep, int status, const desk_h
     }
 }
 
-static void on_positions(struct alpaca *a, struct ep *ep, int status, const desk_http_msg_t *m,
-                         const char *why, uint64_t now)
+/* The report's positions: mapped onto this connector's instruments; the
+ * ones in symbols desk does not trade are counted and logged, not reported. */
+static void rep_positions(struct alpaca *a, int n, uint64_t now)
+{
+    uint32_t unmapped = 0;
+    int got = n < 0 ? n
+                    : desk_alpaca_positions_map(a->apos, (size_t)n, a->inst_sym, a->inst_id,
+                                                a->ninst, a->rep_pos, a->ninst, &unmapped);
+
+    a->rep_pos_busy = 0;
+    if (a->rep_phase != RP_SNAP)
+        return;
+    a->rep_pos_ok = got >= 0;
+    a->rep_npos = got >= 0 ? (uint32_t)got : 0;
+    if (got >= 0 && unmapped != a->rep_unmapped_logged) {
+        a->rep_unmapped_logged = unmapped;
+        desk_host_log(a->host,
+                      "alpaca: reconcile: %u position(s) at the venue in symbols desk does not "
+                      "trade (not reported)",
+                      unmapped);
+    }
+    a->rep_unmapped = unmapped;
+    a->rep_have_pos = 1;
+    if (a->rep_have_acct)
+        rep_finish(a, now);
+}
+
+static void on_positions(struct alpaca *a, struct ep *ep, uint32_t ref, int status,
+                         const desk_http_msg_t *m, const char *why, uint64_t now)
 {
     desk_alpaca_position_t *ap = a->apos;
     int n = -1;
@@ -1535,6 +1912,16 @@ static void on_positions(struct alpaca *a, struct ep *ep, int status, const desk
         n = desk_alpaca_positions_decode(a->json, (const char *)m->body, m->body_len, ap,
                                          ALP_MAX_POS);
     account_answer(a, ep, status, n >= 0 || n == -ENOSPC, m, why, now);
+    if (ref == REF_REPORT) {
+        if (n < 0 && n != -ENOSPC) {
+            a->rep_pos_busy = 0;
+            if (a->rep_phase == RP_SNAP)
+                rep_retry(a, now);
+            return;
+        }
+        rep_positions(a, n, now); /* -ENOSPC: a report without positions */
+        return;
+    }
     a->account_busy = 0; /* positions share the account request's flag */
     if (n == -ENOSPC) {
         a->npos = -ENOSPC;
@@ -1614,13 +2001,13 @@ static void answer(struct alpaca *a, struct ep *ep, const struct inflight *f, in
         on_get_clid(a, ep, f->ref, status, m, why, now);
         break;
     case K_ORDERS:
-        on_orders(a, ep, status, m, why, now);
+        on_orders(a, ep, f->ref, status, m, why, now);
         break;
     case K_ACCOUNT:
-        on_account(a, ep, status, m, why, now);
+        on_account(a, ep, f->ref, status, m, why, now);
         break;
     case K_POSITIONS:
-        on_positions(a, ep, status, m, why, now);
+        on_positions(a, ep, f->ref, status, m, why, now);
         break;
     case K_QUOTE:
         on_quote(a, ep, f->ref, status, m, why, now);
@@ -1787,6 +2174,11 @@ static int process(struct alpaca *a, uint32_t i, uint64_t now, uint64_t *wake, i
     case AS_UNCERTAIN:
         rc = send_get_clid(a, i, now, &wait);
         break;
+    case AS_RECOVER:
+        if (A->rec != REC_ASKING)
+            return 0; /* answered: waits for the other half of its order */
+        rc = send_get_clid(a, i, now, &wait);
+        break;
     case AS_LIVE:
         if (A->cx == CX_WANT) {
             rc = send_delete(a, i, now, &wait);
@@ -1816,6 +2208,61 @@ static int process(struct alpaca *a, uint32_t i, uint64_t now, uint64_t *wake, i
         return 1;
     }
     return 0; /* ALP_HANDLED, or a request that can never be written */
+}
+
+/* The account report's requests (the comment above rep_retry()).  Returns
+ * requests sent; lowers *wake to when it wants to look again. */
+static int rep_pump(struct alpaca *a, uint64_t now, uint64_t *wake)
+{
+    uint64_t w = 0;
+    int sent = 0;
+    int live = a->st.phase == SP_LIVE && !a->recon_want && !a->recon_busy;
+
+    if (a->rep_phase == RP_IDLE) {
+        if (!live || (a->o.reconcile_interval_ns == 0 && !a->rep_owed))
+            return 0;
+        if (now < a->rep_at_ns) {
+            *wake = umin(*wake, a->rep_at_ns);
+            return 0;
+        }
+        if (ep_send(a, &a->trade, K_ORDERS, REF_REPORT, 0, "GET", "/v2/orders",
+                    "status=open&limit=500&direction=desc", NULL, 0, now, &w) == 0) {
+            a->rep_phase = RP_ORDERS;
+            return 1;
+        }
+        *wake = umin(*wake, now + (w ? w : MS));
+        return 0;
+    }
+    if (a->rep_phase != RP_SNAP)
+        return 0;
+    /* Quiet: nothing the desk knows is still on its way to the router. */
+    int quiet = live && a->nrecover == 0 && a->evq_n == 0 && a->nhold == 0;
+    if (!quiet || now < a->rep_snap_at_ns) {
+        *wake = umin(*wake, quiet ? a->rep_snap_at_ns : now + 10 * MS);
+        return 0;
+    }
+    int first = !a->rep_acct_busy && !a->rep_pos_busy && !a->rep_have_acct && !a->rep_have_pos;
+    if (!a->rep_have_acct && !a->rep_acct_busy) {
+        if (ep_send(a, &a->trade, K_ACCOUNT, REF_REPORT, 0, "GET", "/v2/account", NULL, NULL, 0,
+                    now, &w) == 0) {
+            a->rep_acct_busy = 1;
+            sent++;
+        } else {
+            *wake = umin(*wake, now + (w ? w : MS));
+        }
+    }
+    if (!a->rep_have_pos && !a->rep_pos_busy) {
+        if (ep_send(a, &a->trade, K_POSITIONS, REF_REPORT, 0, "GET", "/v2/positions", NULL, NULL, 0,
+                    now, &w) == 0) {
+            a->rep_pos_busy = 1;
+            sent++;
+        } else {
+            *wake = umin(*wake, now + (w ? w : MS));
+        }
+    }
+    if (first && sent)
+        a->rep_news0 = a->news;
+    return sent;
 }
 
 /* Walk the worklist; then the connector-wide requests.  Returns requests sent. */
@@ -1860,6 +2307,7 @@ static int pump(struct alpaca *a, uint64_t now)
             wake = umin(wake, now + (w ? w : MS));
         }
     }
+    sent += rep_pump(a, now, &wake);
     if (a->o.account_interval_ns && !a->account_busy && now >= a->account_at_ns) {
         if (ep_send(a, &a->trade, K_ACCOUNT, 0, 0, "GET", "/v2/account", NULL, NULL, 0, now, &w) ==
             0) {
@@ -1912,6 +2360,10 @@ static void on_update(struct alpaca *a, const desk_alpaca_update_t *u, uint64_t 
     if (i == NONE)
         return; /* not desk's order, or forgotten long ago */
     struct aord *A = &a->ao[i];
+    if (A->st == AS_RECOVER) {
+        A->need_get = 1; /* its answer may predate this: ask again once settled */
+        return;
+    }
     int k = hold_find(a, i);
     if (k < 0) {
         if (has_gap(A, u) && a->nhold < ALP_HOLDS && !a->d[A->dord].done) {
@@ -1988,6 +2440,7 @@ static void ws_on_msg(desk_ws_opcode_t op, const uint8_t *data, size_t len, void
         }
         break;
     case DESK_ALPACA_MSG_TRADE_UPDATE:
+        a->news++;
         on_update(a, &a->smsg.update, desk_loop_now(&a->loop));
         break;
     default:
@@ -2155,6 +2608,9 @@ static void health(struct alpaca *a)
     } else if (a->recon_want || a->recon_busy) {
         st = a->st.sessions > 1 ? DESK_DEGRADED : DESK_DOWN; /* first session: still starting */
         why = "reconciling open orders";
+    } else if (a->nrecover > 0) {
+        st = a->st.sessions > 1 ? DESK_DEGRADED : DESK_DOWN;
+        why = "recovering orders"; /* asking the venue about deskd's journal */
     } else {
         st = DESK_UP;
         why = "trade_updates live";
@@ -2205,6 +2661,7 @@ static DESK_COLD int parse_opts(struct alpaca *a, const desk_connector_cfg_t *cf
     o->pool_size = 2;
     o->quote_interval_ns = 1000 * MS;
     o->account_interval_ns = 15000 * MS;
+    o->reconcile_interval_ns = 10000 * MS;
     o->max_orders = 8192;
     o->max_attempts = 3;
     o->breaker_failures = 5;
@@ -2273,6 +2730,7 @@ static DESK_COLD int parse_opts(struct alpaca *a, const desk_connector_cfg_t *cf
         MS_OPT("rate_window_ms", 1, 86400000, rate_window_ns)
         MS_OPT("quote_interval_ms", 0, 86400000, quote_interval_ns)
         MS_OPT("account_interval_ms", 0, 86400000, account_interval_ns)
+        MS_OPT("reconcile_interval_ms", 0, 86400000, reconcile_interval_ns)
         MS_OPT("breaker_cooldown_ms", 1, 3600000, cooldown_ns)
         MS_OPT("reconnect_ms", 1, 600000, reconnect_ns)
         MS_OPT("reconnect_max_ms", 1, 3600000, reconnect_max_ns)
@@ -2399,12 +2857,16 @@ static DESK_COLD int alp_create(const desk_connector_cfg_t *cfg, desk_host_t *ho
     a->inst_id = calloc(a->ninst ? a->ninst : 1, sizeof *a->inst_id);
     a->quote = calloc(a->ninst ? a->ninst : 1, sizeof *a->quote);
     a->have_quote = calloc(a->ninst ? a->ninst : 1, 1);
-    if (!a->inst_id || !a->quote || !a->have_quote) {
+    a->inst_sym = calloc(a->ninst ? a->ninst : 1, sizeof *a->inst_sym);
+    a->rep_pos = calloc(a->ninst ? a->ninst : 1, sizeof *a->rep_pos);
+    if (!a->inst_id || !a->quote || !a->have_quote || !a->inst_sym || !a->rep_pos) {
         rc = DESK_ERR(-ENOMEM, "connector '%s': no memory", a->name);
         goto fail;
     }
-    for (uint32_t j = 0; j < a->ninst; j++)
+    for (uint32_t j = 0; j < a->ninst; j++) {
         a->inst_id[j] = desk_host_instrument_at(host, j)->id;
+        a->inst_sym[j] = desk_host_instrument_at(host, j)->symbol;
+    }
 
     if ((rc = desk_json_create(ALP_JSON_MAX, &a->json)) != 0)
         goto fail;
@@ -2560,6 +3022,8 @@ static DESK_COLD void alp_destroy(void *self)
     free(a->inst_id);
     free(a->quote);
     free(a->have_quote);
+    free(a->inst_sym);
+    free(a->rep_pos);
     explicit_bzero(&a->o, sizeof a->o); /* the credentials */
     free(a);
 }
@@ -2706,6 +3170,63 @@ static int alp_poll(void *self, uint64_t now)
     return work;
 }
 
+/*
+ * DESK_CMD_RECOVER (through place_order, core/host.c): adopt an order of an
+ * earlier run, asking the venue about its client_order_id and about the
+ * request in flight at the crash (orig_cl_ord_id: a replace's new
+ * client_order_id, or a cancel's number, which the venue never saw).
+ * Nothing is sent but GETs (recover_settle() says what follows).  Returns
+ * 0, -EINVAL (unknown instrument, ClOrdID 0 or already known) or -ENOSPC.
+ * Connector thread; cold (recovery only).
+ */
+static DESK_COLD int alp_recover(struct alpaca *a, const desk_vcmd_t *cmd)
+{
+    const desk_instrument_t *in = desk_host_instrument(a->host, cmd->instrument);
+
+    if (in == NULL || cmd->cl_ord_id == 0 || desk__alpaca_map_get(&a->map, cmd->cl_ord_id) != NONE)
+        return -EINVAL;
+    uint32_t di = dord_alloc(a);
+    if (di == NONE)
+        return -ENOSPC;
+    uint32_t i = aord_alloc(a, di, cmd->cl_ord_id);
+    if (i == NONE) {
+        dord_unalloc(a, di);
+        return -ENOSPC;
+    }
+    struct dord *D = &a->d[di];
+    D->order_id = cmd->order_id;
+    D->instrument = cmd->instrument;
+    D->side = cmd->side;
+    D->ord_type = cmd->ord_type;
+    D->tif = cmd->tif;
+    D->qty = cmd->qty;
+    D->px = cmd->px;
+    D->stop_px = cmd->stop_px;
+    D->cur = i;
+    a->ao[i].st = AS_RECOVER;
+    a->ao[i].rec = REC_ASKING;
+    a->nrecover++;
+    work_add(a, i);
+    if (cmd->orig_cl_ord_id && desk__alpaca_map_get(&a->map, cmd->orig_cl_ord_id) == NONE) {
+        uint32_t ri = aord_alloc(a, di, cmd->orig_cl_ord_id);
+        if (ri == NONE) {
+            alog(a, "alpaca: recovery: no room for the request d%llu of d%llu: not asked",
+                 (unsigned long long)cmd->orig_cl_ord_id, (unsigned long long)cmd->cl_ord_id);
+        } else {
+            struct aord *R = &a->ao[ri];
+            R->is_repl = 1;
+            R->prev = i;
+            R->st = AS_RECOVER;
+            R->rec = REC_ASKING;
+            D->repl = ri;
+            a->nrecover++;
+            work_add(a, ri);
+        }
+    }
+    a->work_dirty = 1;
+    return 0;
+}
+
 /* place/cancel/replace: queue, then try to send at once (hot path: no
  * allocation, no syscall; io_uring submits from the next loop turn). */
 static int alp_place(void *self, const desk_vcmd_t *cmd)
@@ -2715,6 +3236,8 @@ static int alp_place(void *self, const desk_vcmd_t *cmd)
 
     if (!a->connected)
         return -ENOTCONN;
+    if (cmd->type == DESK_CMD_RECOVER)
+        return alp_recover(a, cmd);
     if (in == NULL || desk__alpaca_map_get(&a->map, cmd->cl_ord_id) != NONE)
         return -EINVAL; /* unknown instrument, or a ClOrdID already used: never twice */
     if (desk_alpaca_order_encode(cmd, in->symbol, a->body, sizeof a->body) < 0)

@@ -22,6 +22,9 @@
  *   quote_interval_ms   one latest-quote request per interval, round robin over
  *                       the instruments; 0: no quotes [1000]
  *   account_interval_ms GET /v2/account heartbeat; 0: none [15000]
+ *   reconcile_interval_ms  account report to deskd (open orders, account,
+ *                       positions) this often; 0: only after each stream
+ *                       (re)start [10000]
  *   max_orders          desk orders tracked at once, 64..1048576 [8192]
  *   max_attempts        sends of one POST/PATCH/DELETE before giving up, 1..20 [3]
  *   breaker_failures    consecutive failures that mark it DEGRADED [5]
@@ -45,8 +48,18 @@
  *    GET /v2/orders:by_client_order_id; the order stays PendingNew (or
  *    PendingReplace) meanwhile, and every resend reuses its client_order_id.
  *  - Health: UP when the trade_updates stream listens, the post-reconnect
- *    reconciliation is done and the circuit breaker is closed; DEGRADED
- *    otherwise (DOWN before the first stream session and after disconnect()).
+ *    reconciliation and any recovery are done and the circuit breaker is
+ *    closed; DEGRADED otherwise (DOWN before the first stream session and
+ *    after disconnect()).
+ *  - Recovery: DESK_CMD_RECOVER (through place_order) adopts an order of an
+ *    earlier run; GET by client_order_id (of the order, and of a replace or
+ *    cancel in flight at the crash) settles it: CATCHUP fill with the
+ *    venue's total, ACK / CANCELED / EXPIRED / REPLACED / CANCEL_REJECT as
+ *    the venue says, REJECT on 404 (the POST never reached the venue).
+ *  - Reconciliation: desk_host_account_report() with the venue's cash and
+ *    buying power, positions in this connector's instruments and the count
+ *    of open orders no desk order maps to, after every stream (re)start and
+ *    every reconcile_interval_ms while the stream is live.
  *
  * Threads: create() and the bootstrap run on deskd's main thread before the
  * connector thread exists; every other op runs on the connector thread

@@ -13,6 +13,9 @@
  * 3. Exactness (1e-8 and beyond), unknown enum strings, missing and mistyped
  *    fields, and the desk mapping: event table, fill deltas, dedup rule,
  *    catch-up fills on out-of-order terminal events.
+ * 4. Recovery and reconciliation: an Order snapshot as CATCHUP fill and
+ *    fate (desk_alpaca_recover_vevents, desk_alpaca_chain_cum), positions
+ *    mapped onto instruments (desk_alpaca_positions_map).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -1147,6 +1150,148 @@ static void test_fills_dedup_and_order(void **state)
     assert_int_equal(desk_alpaca_update_to_vevents(&u, 0, 0, ev), -EINVAL);
 }
 
+/* An Order as a GET by client_order_id returns it, for the recovery tests. */
+static void mk_order(desk_alpaca_order_t *o, unsigned status, int64_t qty, int64_t filled,
+                     int64_t avg)
+{
+    memset(o, 0, sizeof *o);
+    snprintf(o->id, sizeof o->id, "61e69015-8549-4bfd-b9c3-01e75843f47d");
+    snprintf(o->client_order_id, sizeof o->client_order_id, "d42");
+    o->status = (uint8_t)status;
+    o->qty = qty;
+    o->filled_qty = filled;
+    o->filled_avg_price = avg;
+    o->flags = DESK_ALPACA_HAS_QTY | (avg > 0 ? DESK_ALPACA_HAS_AVG : 0);
+}
+
+/* Recovery after a restart: the venue's Order becomes a CATCHUP fill (the
+ * venue's total over the replace chain) and the order's fate, with the
+ * stream's exec_ids. */
+static void test_recover_vevents(void **state)
+{
+    desk_alpaca_order_t o;
+    desk_alpaca_update_t u;
+    desk_vevent_t ev[2], sv[2];
+    (void)state;
+
+    /* Open, nothing filled: an ACK only when asked for (a replacement after
+     * REPLACED needs none). */
+    mk_order(&o, DESK_ALPACA_ST_NEW, 10 * S, 0, 0);
+    assert_int_equal(desk_alpaca_recover_vevents(&o, 0, 1, ev), 1);
+    assert_int_equal(ev[0].type, DESK_EV_ACK);
+    assert_int_equal(ev[0].cum_qty, 0);
+    assert_int_equal(desk_alpaca_recover_vevents(&o, 0, 0, ev), 0);
+    mk_order(&o, DESK_ALPACA_ST_ACCEPTED, 10 * S, 0, 0);
+    assert_int_equal(desk_alpaca_recover_vevents(&o, 0, 1, ev), 1);
+    assert_int_equal(ev[0].type, DESK_EV_ACK);
+
+    /* Partly filled: one CATCHUP fill with the total, no ACK (the fill says
+     * it is live); the chain's earlier fills are part of the total. */
+    mk_order(&o, DESK_ALPACA_ST_PARTIALLY_FILLED, 10 * S, 4 * S, 22382500000);
+    assert_int_equal(desk_alpaca_recover_vevents(&o, 3 * S, 1, ev), 1);
+    assert_int_equal(ev[0].type, DESK_EV_FILL);
+    assert_int_equal(ev[0].flags, DESK_VEV_CATCHUP);
+    assert_int_equal(ev[0].cum_qty, 7 * S);
+    assert_int_equal(ev[0].last_qty, 4 * S);
+    assert_int_equal(ev[0].last_px, 22382500000);
+    /* Its exec_id is the one the stream's fill update to 4 had. */
+    memset(&u, 0, sizeof u);
+    u.event = DESK_ALPACA_EV_PARTIAL_FILL;
+    u.order = o;
+    assert_int_equal(desk_alpaca_update_to_vevents(&u, 3 * S, 22382000000, sv), 1);
+    assert_int_equal(ev[0].exec_id, sv[0].exec_id);
+
+    /* Filled: the fill alone.  Canceled / expired / done_for_day: the fill,
+     * then the end, with the stream's exec_ids for those facts. */
+    mk_order(&o, DESK_ALPACA_ST_FILLED, 10 * S, 10 * S, 22382500000);
+    assert_int_equal(desk_alpaca_recover_vevents(&o, 0, 1, ev), 1);
+    assert_int_equal(ev[0].cum_qty, 10 * S);
+    mk_order(&o, DESK_ALPACA_ST_CANCELED, 10 * S, 2 * S, 22382500000);
+    assert_int_equal(desk_alpaca_recover_vevents(&o, 0, 1, ev), 2);
+    assert_int_equal(ev[0].type, DESK_EV_FILL);
+    assert_int_equal(ev[1].type, DESK_EV_CANCELED);
+    assert_int_equal(ev[1].cum_qty, 2 * S);
+    u.event = DESK_ALPACA_EV_CANCELED;
+    u.order = o;
+    assert_int_equal(desk_alpaca_update_to_vevents(&u, 2 * S, 22382500000, sv), 1);
+    assert_int_equal(ev[1].exec_id, sv[0].exec_id);
+    mk_order(&o, DESK_ALPACA_ST_DONE_FOR_DAY, 10 * S, 0, 0);
+    assert_int_equal(desk_alpaca_recover_vevents(&o, 0, 1, ev), 1);
+    assert_int_equal(ev[0].type, DESK_EV_EXPIRED);
+    mk_order(&o, DESK_ALPACA_ST_EXPIRED, 10 * S, 0, 0);
+    assert_int_equal(desk_alpaca_recover_vevents(&o, 0, 1, sv), 1);
+    assert_int_equal(sv[0].exec_id, ev[0].exec_id); /* one fact */
+    mk_order(&o, DESK_ALPACA_ST_REJECTED, 10 * S, 0, 0);
+    assert_int_equal(desk_alpaca_recover_vevents(&o, 0, 1, ev), 1);
+    assert_int_equal(ev[0].type, DESK_EV_REJECT);
+    assert_int_equal(ev[0].reason, DESK_REJ_VENUE);
+    /* Replaced: its fills only; the caller follows the chain. */
+    mk_order(&o, DESK_ALPACA_ST_REPLACED, 10 * S, 1 * S, 22382500000);
+    assert_int_equal(desk_alpaca_recover_vevents(&o, 0, 1, ev), 1);
+    assert_int_equal(ev[0].type, DESK_EV_FILL);
+    mk_order(&o, DESK_ALPACA_ST_REPLACED, 10 * S, 0, 0);
+    assert_int_equal(desk_alpaca_recover_vevents(&o, 0, 1, ev), 0);
+
+    /* Broken facts: over-filled, a fill without an average, a negative
+     * chain, an unknown status. */
+    mk_order(&o, DESK_ALPACA_ST_FILLED, 10 * S, 11 * S, 22382500000);
+    assert_int_equal(desk_alpaca_recover_vevents(&o, 0, 1, ev), -EPROTO);
+    mk_order(&o, DESK_ALPACA_ST_FILLED, 10 * S, 10 * S, 0);
+    assert_int_equal(desk_alpaca_recover_vevents(&o, 0, 1, ev), -EPROTO);
+    mk_order(&o, DESK_ALPACA_ST_NEW, 10 * S, 0, 0);
+    assert_int_equal(desk_alpaca_recover_vevents(&o, -1, 1, ev), -EPROTO);
+    o.status = 0;
+    assert_int_equal(desk_alpaca_recover_vevents(&o, 0, 1, ev), -EINVAL);
+    o.status = DESK_ALPACA_ST__COUNT;
+    assert_int_equal(desk_alpaca_recover_vevents(&o, 0, 1, ev), -EINVAL);
+
+    /* The chain's fills from desk's total: desk asked 10, the replacement
+     * was sent for the 6 left, so 4 filled before it; never replaced: 0. */
+    mk_order(&o, DESK_ALPACA_ST_NEW, 6 * S, 0, 0);
+    assert_int_equal(desk_alpaca_chain_cum(10 * S, &o), 4 * S);
+    assert_int_equal(desk_alpaca_chain_cum(6 * S, &o), 0);
+    assert_int_equal(desk_alpaca_chain_cum(5 * S, &o), -EPROTO); /* more than desk's total */
+    o.flags = 0;                                                  /* a notional order */
+    assert_int_equal(desk_alpaca_chain_cum(10 * S, &o), -EPROTO);
+}
+
+/* Positions onto desk instruments: exact symbols after trailing blanks,
+ * the others counted. */
+static void test_positions_map(void **state)
+{
+    desk_alpaca_position_t ap[4];
+    desk_position_t out[2];
+    const char *syms[] = {"AMZN", "AAPL"};
+    const uint32_t ids[] = {7, 3};
+    uint32_t unmapped = 99;
+    (void)state;
+
+    memset(ap, 0, sizeof ap);
+    snprintf(ap[0].symbol, sizeof ap[0].symbol, "AAPL "); /* PROTOCOLS.md 1.6's example */
+    ap[0].qty = 5 * S;
+    ap[0].avg_entry_price = 100 * S;
+    snprintf(ap[1].symbol, sizeof ap[1].symbol, "TSLA");
+    ap[1].qty = 2 * S;
+    snprintf(ap[2].symbol, sizeof ap[2].symbol, "AMZ"); /* a prefix is another symbol */
+    ap[2].qty = 1 * S;
+    snprintf(ap[3].symbol, sizeof ap[3].symbol, "AMZN");
+    ap[3].qty = -7 * S;
+    ap[3].avg_entry_price = 22382000000;
+    assert_int_equal(desk_alpaca_positions_map(ap, 4, syms, ids, 2, out, 2, &unmapped), 2);
+    assert_int_equal(unmapped, 2);
+    assert_int_equal(out[0].instrument, 3);
+    assert_int_equal(out[0].qty, 5 * S);
+    assert_int_equal(out[0].avg_px, 100 * S);
+    assert_int_equal(out[1].instrument, 7);
+    assert_int_equal(out[1].qty, -7 * S);
+    assert_int_equal(out[1].avg_px, 22382000000);
+    assert_int_equal(desk_alpaca_positions_map(ap, 4, syms, ids, 2, out, 1, &unmapped), -ENOSPC);
+    assert_int_equal(desk_alpaca_positions_map(ap, 0, syms, ids, 2, out, 2, &unmapped), 0);
+    assert_int_equal(unmapped, 0);
+    assert_int_equal(desk_alpaca_positions_map(ap, 4, syms, ids, 0, out, 2, &unmapped), 0);
+    assert_int_equal(unmapped, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1171,6 +1316,8 @@ int main(void)
         cmocka_unit_test(test_time_parse),
         cmocka_unit_test(test_event_table),
         cmocka_unit_test(test_fills_dedup_and_order),
+        cmocka_unit_test(test_recover_vevents),
+        cmocka_unit_test(test_positions_map),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -11,8 +11,9 @@
  * listening, binary frames, ping/pong), order lifecycle (new -> fill by the
  * market data), cancel (204 then a canceled event), replace (new id, old one
  * "replaced"), 404/422/400/403 bodies, positions/account/quote, every fault
- * switch, the rate limit (a second simulator started with --rate-limit 5),
- * /_sim/state bookkeeping, and a clean exit on SIGTERM.  Every socket read
+ * switch (the books faults phantom_fill/adjust_cash included), the rate
+ * limit (a second simulator started with --rate-limit 5), /_sim/state
+ * bookkeeping, and a clean exit on SIGTERM.  Every socket read
  * has a timeout and an alarm bounds the whole run.
  * Skips (77) with a reason when the simulator was not built or the recorded
  * data is absent.
@@ -964,6 +965,79 @@ static void test_positions_account_quote(void **state)
     cJSON_Delete(s);
 }
 
+/* The venue's view (account, positions) and its own state, for the books faults. */
+static void books(int64_t *pos_qty, int64_t *cash, int64_t *bp, int64_t *state_qty,
+                  int64_t *state_cash)
+{
+    resp_t r;
+    desk_alpaca_position_t p[4];
+    desk_alpaca_account_t a;
+
+    call("GET", "/v2/positions", NULL, &r);
+    assert_int_equal(r.status, 200);
+    int n = desk_alpaca_positions_decode(J, r.body, r.n, p, 4);
+    assert_true(n == 0 || n == 1);
+    *pos_qty = n ? p[0].qty : 0;
+    resp_free(&r);
+    call("GET", "/v2/account", NULL, &r);
+    assert_int_equal(desk_alpaca_account_decode(J, r.body, r.n, &a), 0);
+    *cash = a.cash;
+    *bp = a.buying_power;
+    resp_free(&r);
+    cJSON *s = sim_state();
+    *state_qty = jfixed(cJSON_GetObjectItemCaseSensitive(s, "position"), "qty");
+    *state_cash = jfixed(s, "cash");
+    cJSON_Delete(s);
+}
+
+/* phantom_fill / adjust_cash change the books with no order and no
+ * trade_update; they add up, survive reset, and undo with the opposite. */
+static void test_books_faults(void **state)
+{
+    int64_t q0, c0, b0, sq0, sc0, q1, c1, b1, sq1, sc1;
+    resp_t r;
+    (void)state;
+
+    books(&q0, &c0, &b0, &sq0, &sc0);
+    cJSON *s = sim_state();
+    double updates0 = cJSON_GetObjectItemCaseSensitive(
+                          cJSON_GetObjectItemCaseSensitive(s, "counters"), "trade_updates")
+                          ->valuedouble;
+    int norders0 = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s, "orders"));
+    cJSON_Delete(s);
+    control("/_sim/faults", "{\"phantom_fill\":3,\"adjust_cash\":-250}");
+    control("/_sim/faults", "{\"reset\":true}"); /* books faults stay: they happened */
+    books(&q1, &c1, &b1, &sq1, &sc1);
+    assert_true(q1 - q0 == 3 * S);
+    assert_true(sq1 - sq0 == 3 * S);
+    /* Three shares at the mark price (> 0) out of cash, 250 dollars more. */
+    int64_t paid = c0 - c1 - 250 * S;
+    assert_true(paid > 0 && paid % 3 == 0);
+    assert_true(b0 - b1 == c0 - c1);
+    assert_true(sc0 - sc1 == c0 - c1);
+    s = sim_state();
+    const cJSON *ph = cJSON_GetObjectItemCaseSensitive(s, "phantom");
+    assert_true(jfixed(ph, "qty") == 3 * S);
+    assert_true(jfixed(ph, "cash") == -(paid + 250 * S));
+    /* Nobody was told: no order, no trade_update. */
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s, "orders")), norders0);
+    assert_true(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(s, "counters"),
+                                                 "trade_updates")
+                    ->valuedouble == updates0);
+    cJSON_Delete(s);
+    /* Bad values are refused whole. */
+    call("POST", "/_sim/faults", "{\"phantom_fill\":1.5}", &r);
+    assert_int_equal(r.status, 400);
+    resp_free(&r);
+    call("POST", "/_sim/faults", "{\"adjust_cash\":true}", &r);
+    assert_int_equal(r.status, 400);
+    resp_free(&r);
+    /* Undo (the mark has not moved): the books are back exactly. */
+    control("/_sim/faults", "{\"phantom_fill\":-3,\"adjust_cash\":\"250\"}");
+    books(&q1, &c1, &b1, &sq1, &sc1);
+    assert_true(q1 == q0 && c1 == c0 && b1 == b0 && sq1 == sq0 && sc1 == sc0);
+}
+
 /* ---- fault switches ---- */
 
 static int post_count(void)
@@ -1271,6 +1345,7 @@ int main(void)
         cmocka_unit_test(test_replace),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_positions_account_quote),
+        cmocka_unit_test(test_books_faults),
         cmocka_unit_test(test_fault_drop),
         cmocka_unit_test(test_fault_stall_delay),
         cmocka_unit_test(test_fault_status_codes),

@@ -662,6 +662,7 @@ static void positions(const char *sym, sim_resp_t *r)
     desk_position_t p;
 
     desk_paper_engine_position(g_sim.eng, &p);
+    p.qty += g_sim.phantom_qty; /* the books fault (phantom_fill) */
     r->status = 200;
     r->body.n = 0;
     if (sym != NULL) {
@@ -692,6 +693,9 @@ static void account(sim_resp_t *r)
 
     desk_paper_engine_balance(g_sim.eng, &bal);
     desk_paper_engine_position(g_sim.eng, &p);
+    p.qty += g_sim.phantom_qty; /* the books faults (phantom_fill, adjust_cash) */
+    bal.cash += g_sim.phantom_cash;
+    bal.buying_power += g_sim.phantom_cash;
     desk_fixed_mul(p.qty, mark_px(), &mv);
     int64_t equity = bal.cash + mv;
     r->status = 200;
@@ -802,6 +806,9 @@ static void sim_state(sim_resp_t *r)
 
     desk_paper_engine_balance(g_sim.eng, &bal);
     desk_paper_engine_position(g_sim.eng, &p);
+    p.qty += g_sim.phantom_qty; /* the venue's books include the books faults */
+    bal.cash += g_sim.phantom_cash;
+    bal.buying_power += g_sim.phantom_cash;
     r->status = 200;
     b->n = 0;
     sim_buf_puts(b, "{\"symbol\":");
@@ -820,6 +827,10 @@ static void sim_state(sim_resp_t *r)
     sim_buf_fixed(b, p.avg_px);
     sim_buf_puts(b, ",\"qty_from_fills\":");
     sim_buf_fixed(b, g_sim.pos_qty);
+    sim_buf_puts(b, "},\"phantom\":{\"qty\":");
+    sim_buf_fixed(b, g_sim.phantom_qty);
+    sim_buf_puts(b, ",\"cash\":");
+    sim_buf_fixed(b, g_sim.phantom_cash);
     sim_buf_printf(b,
                    "},\"counters\":{\"requests\":%llu,\"post_orders\":%llu,\"orders\":%d,"
                    "\"fills\":%d,\"trade_updates\":%llu,\"rate_limited\":%llu,\"forbidden\":%llu,"
@@ -862,6 +873,41 @@ static int fault_int(const cJSON *v, int *dst)
     return 0;
 }
 
+/* A signed whole number (JSON number or integer string) in [-1e9, 1e9]. */
+static int fault_signed(const cJSON *v, int64_t *dst)
+{
+    double x;
+
+    if (cJSON_IsNumber(v))
+        x = v->valuedouble;
+    else if (cJSON_IsString(v) && v->valuestring[0] != '\0')
+        x = strtod(v->valuestring, NULL);
+    else
+        return -1;
+    if (x != floor(x) || x < -1e9 || x > 1e9)
+        return -1;
+    *dst = (int64_t)x;
+    return 0;
+}
+
+/*
+ * The books faults: the venue's account changes with no order and no
+ * trade_update, so its books differ from what it told the client (a break
+ * for reconciliation to find).  phantom_fill N: N shares (negative: a sale)
+ * at the mark price, into the position and out of cash.  adjust_cash N: N
+ * dollars into cash.  Both add up; `reset` keeps them (they happened).
+ */
+static void books_fault(int64_t shares, int64_t dollars)
+{
+    int64_t qty = shares * S, value = 0;
+
+    if (shares != 0 && desk_fixed_mul(qty, mark_px(), &value) == 0) {
+        g_sim.phantom_qty += qty;
+        g_sim.phantom_cash -= value;
+    }
+    g_sim.phantom_cash += dollars * S;
+}
+
 /*
  * POST /_sim/faults.  The body is applied to a copy and committed only if
  * every key is known and valid, so a typo never half-applies a fault set.
@@ -871,6 +917,7 @@ static void set_faults(const sim_req_t *req, sim_resp_t *r)
     cJSON *b = cJSON_ParseWithLength(req->body.p ? req->body.p : "", req->body.n);
     sim_faults_t f = g_sim.faults;
     int rl = g_sim.cfg.rate_limit, rw = g_sim.cfg.rate_window_ms, drop_streams = 0, reset = 0;
+    int64_t phantom = 0, cash = 0;
     const cJSON *v;
 
     if (b == NULL || !cJSON_IsObject(b)) {
@@ -908,6 +955,10 @@ static void set_faults(const sim_req_t *req, sim_resp_t *r)
             rc = fault_int(v, &drop_streams);
         if (rc == -2 && strcmp(v->string, "reset") == 0)
             rc = fault_int(v, &reset);
+        if (rc == -2 && strcmp(v->string, "phantom_fill") == 0)
+            rc = fault_signed(v, &phantom);
+        if (rc == -2 && strcmp(v->string, "adjust_cash") == 0)
+            rc = fault_signed(v, &cash);
         if (rc != 0) {
             err(r, 400, 0, rc == -2 ? "unknown fault %s" : "bad value for fault %s", v->string);
             goto out;
@@ -932,6 +983,7 @@ static void set_faults(const sim_req_t *req, sim_resp_t *r)
     if (drop_streams)
         for (sim_ws_t *w = g_sim.ws; w; w = w->next)
             w->kill = 1;
+    books_fault(phantom, cash);
     r->status = 200;
     r->body.n = 0;
     sim_faults_json(&r->body);

@@ -174,6 +174,8 @@ typedef struct sim {
     sim_fill_t *fills;            /* every fill */
     int nfills, cap_fills;        /* used / allocated */
     int64_t pos_qty;              /* position, from fills */
+    int64_t phantom_qty;          /* books fault: position moved with no order or update */
+    int64_t phantom_cash;         /* books fault: cash moved likewise (1e-8) */
     sim_cmd_result_t res;         /* current command's outcome */
     sim_ws_t *ws;                 /* stream sessions */
     sim_faults_t faults;          /* fault switches */
