@@ -270,9 +270,10 @@ static int host_turn(struct desk_host *h, uint64_t now)
             rc = h->ops->replace_order(h->self, c);
             break;
         case DESK_CMD_RECOVER:
-            /* Only the fix connector is sent these (deskd checks the type);
-             * it takes them through place_order.  A failure is logged, not
-             * turned into an event: the order is the venue's to settle. */
+            /* Only the fix and alpaca connectors are sent these (deskd
+             * checks the type); they take them through place_order.  A
+             * failure is logged, not turned into an event: the order is the
+             * venue's to settle. */
             rc = h->ops->place_order(h->self, c);
             if (rc < 0)
                 desk_host_log(h, "cannot adopt recovered order %#llx: %s",

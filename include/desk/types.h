@@ -133,9 +133,10 @@ typedef enum desk_cmd_type {
     DESK_CMD_NEW = 1,     /* new order */
     DESK_CMD_CANCEL = 2,  /* cancel orig_cl_ord_id */
     DESK_CMD_REPLACE = 3, /* replace orig_cl_ord_id by cl_ord_id (new px/qty) */
-    DESK_CMD_RECOVER = 4, /* deskd -> fix connector only, never from a strategy: an
-                             order recovered from the journal; the connector maps
-                             its venue ClOrdIDs again and sends nothing */
+    DESK_CMD_RECOVER = 4, /* deskd -> the fix and alpaca connectors only, never from a
+                             strategy: an order recovered from the journal; the
+                             connector maps its venue ClOrdIDs again and asks the
+                             venue about it, never sending it again */
 } desk_cmd_type_t;
 
 /*
