@@ -4,7 +4,7 @@ and the README section.
 
 Reads (from --results DIR): machine.txt, bench_*.json (Google Benchmark;
 bench_fix.json holds the FIX rows against QuickFIX),
-e2e.json (desk_e2e), desk_net_rtt.json (the order round trip over loopback
+e2e.json (desk_e2e, with its journaled rows), desk_net_rtt.json (the order round trip over loopback
 TCP next to raw TCP), strace/ (strace -ff logs of a marked desk_e2e run),
 strace_summary.txt (strace -c).  Writes: results.json, table.md,
 latency.dat, latency.gp, latency.png (when gnuplot is there), and replaces
@@ -195,6 +195,56 @@ def strace_analysis(results):
             "threads": threads}
 
 
+# ---- the write-ahead journal's cost ---------------------------------------------
+
+JOURNAL_ROWS = ("submit_to_routed", "submit_to_venue_held", "submit_to_ack_seen_null",
+                "submit_to_fill_seen_null", "submit_to_ack_seen_paper", "submit_to_fill_seen_paper")
+# Ratios listed with the others: the router's own step, the command reaching
+# the venue (the write-ahead wait), and the round trip through the paper venue.
+JOURNAL_RATIO_ROWS = ("submit_to_routed", "submit_to_venue_held", "submit_to_fill_seen_paper")
+
+
+def journal_table(e2e, by, ratios, errors):
+    """The journaled e2e rows next to the unjournaled run of the same row.
+
+    desk_e2e names a journaled row <row>_journal_<policy> and gives it
+    "journal" (the fsync policy) and "base" (the unjournaled row's name).
+    """
+    jrows = [r for r in e2e.get("rows", []) if r.get("journal")]
+    j = e2e.get("journal") or {}
+    for run in j.get("runs", []):
+        if not run.get("ok"):
+            errors.append("desk_e2e journal %s (%s venue): journal check failed" % (
+                run.get("fsync"), run.get("venue")))
+    if not jrows:
+        return None
+    t = Table("Write-ahead journal cost (desk_e2e, same run): journaled / unjournaled; journal %s, "
+              "idle %s, files on %s" % (j.get("thread", "?"), j.get("idle", "?"), j.get("fs", "?")),
+              ["row", "fsync", "samples", "p50", "p99", "p99.9", "max",
+               "journaled / unjournaled p50", "p99", "p99.9"])
+    policies = []
+    for r in jrows:
+        if r["journal"] not in policies:
+            policies.append(r["journal"])
+    for base in JOURNAL_ROWS:
+        b = by.get(base)
+        group = [r for pol in policies for r in jrows if r["base"] == base and r["journal"] == pol]
+        if not group:
+            continue
+        if b:
+            t.add(base, "off (baseline)", b["samples"], fmt_ns(b["p50_ns"]), fmt_ns(b["p99_ns"]),
+                  fmt_ns(b["p999_ns"]), fmt_ns(b["max_ns"]), "1", "1", "1")
+        for r in group:
+            q = {k: ratio(r[k], b and b[k]) for k in ("p50_ns", "p99_ns", "p999_ns", "mean_ns")}
+            t.add(base, r["journal"], r["samples"], fmt_ns(r["p50_ns"]), fmt_ns(r["p99_ns"]),
+                  fmt_ns(r["p999_ns"]), fmt_ns(r["max_ns"]), fmt_ratio(q["p50_ns"]),
+                  fmt_ratio(q["p99_ns"]), fmt_ratio(q["p999_ns"]))
+            if base in JOURNAL_RATIO_ROWS:
+                ratios.append({"what": "e2e %s: journal fsync %s / no journal" % (base, r["journal"]),
+                               "key": "p50", "ratio": q["p50_ns"], "ratio_mean": q["mean_ns"]})
+    return t
+
+
 # ---- main -----------------------------------------------------------------------
 
 def main():
@@ -358,6 +408,8 @@ def main():
                    "core hops", "p50 / (hops x limit p50)"])
         by = {r["name"]: r for r in e2e.get("rows", [])}
         for r in e2e.get("rows", []):
+            if r.get("journal"):
+                continue  # the journaled rows have their own table below
             h = hops.get(r["name"])
             base = h * limit["p50"] if h and limit and limit.get("p50") else None
             t.add(r["name"], r["samples"], fmt_ns(r["p50_ns"]), fmt_ns(r["p90_ns"]),
@@ -368,6 +420,9 @@ def main():
                                "key": "p50", "ratio": ratio(r["p50_ns"], base),
                                "ratio_mean": None})
         tables.append(t)
+        jt = journal_table(e2e, by, ratios, errors)
+        if jt:
+            tables.append(jt)
         p, n = by.get("submit_to_fill_seen_paper"), by.get("submit_to_fill_seen_null")
         if p and n:
             ratios.append({"what": "e2e round trip: paper venue / scripted null venue",
@@ -447,6 +502,15 @@ def main():
                           n_["gaps_over_1ms"], n_["seconds"]))
     if e2e:
         mlines.append("- paper venue: %s" % e2e.get("paper", "?"))
+    j = (e2e or {}).get("journal") or {}
+    if j.get("runs"):
+        mlines.append("- write-ahead journal (e2e): %s, idle %s, files in a temporary directory on "
+                      "%s; per run (venue/fsync: orders with warm-up, records, write(2)s, "
+                      "fdatasync(2)s): " % (j.get("thread", "?"), j.get("idle", "?"),
+                                            j.get("fs", "?")) +
+                      "; ".join("%s/%s %d, %d, %d, %d" % (
+                          x["venue"], x["fsync"], x["orders"] + x["warmup"], x["records"],
+                          x["batches"], x["fsyncs"]) for x in j["runs"]))
 
     # strace.
     st_md = ""
@@ -483,6 +547,9 @@ def main():
     series = []
     if e2e:
         for r in e2e.get("rows", []):
+            # Of the journaled rows only the paper round trip, one line per policy.
+            if r.get("journal") and r.get("base") != "submit_to_fill_seen_paper":
+                continue
             series.append(("e2e " + r["name"], [(p, v) for p, v in r["percentiles"] if p < 100]))
     for r in (net or {}).get("rows", []):
         if r["name"] in ("desk_fix_round_trip", "raw_tcp_same_thread", "raw_tcp_cross_core"):

@@ -5,7 +5,8 @@
 # Asserts no number.  Fails only when a benchmark crashes, or when a row
 # fails its own correctness check (lost or reordered ring messages, a guard
 # scenario that does not hit its reason, decoders that disagree, an e2e order
-# unanswered or lost, a FIX order over loopback not filled): those rows
+# unanswered or lost, a journal missing an order's record or left behind in
+# TMPDIR, a FIX order over loopback not filled): those rows
 # report error_occurred in Google Benchmark's JSON, and desk_e2e and
 # desk_net_rtt exit nonzero.
 set -euo pipefail
@@ -34,13 +35,34 @@ for b in bench_ring bench_guard bench_fixed bench_json bench_fix; do
   ran=$((ran + 1))
 done
 if [ -x "$bin/desk_e2e" ]; then
-  if "$bin/desk_e2e" --orders 500 --warmup 50 --tp-seconds 1 --capacity 65536 --clordids 4000000 \
-    --probe-seconds 0 >/dev/null; then
+  # The journaled rows too (fsync none, interval:10, every), their journal
+  # files in a private TMPDIR that must be empty again afterwards; then the
+  # journal once on a thread of its own and once driven by the strategy
+  # thread, whichever the CPU count would pick.
+  jtmp=$(mktemp -d)
+  if TMPDIR=$jtmp "$bin/desk_e2e" --orders 500 --warmup 50 --tp-seconds 1 --capacity 65536 \
+    --clordids 4000000 --probe-seconds 0 --journal none,interval:10,every --every-orders 100 \
+    >/dev/null; then
     echo "smoke: desk_e2e ok"
   else
     echo "smoke: desk_e2e failed"
     fail=1
   fi
+  for jt in on off; do
+    if TMPDIR=$jtmp "$bin/desk_e2e" --orders 200 --warmup 20 --tp-seconds 0 --probe-seconds 0 \
+      --no-paper --journal none,every --every-orders 50 --journal-thread $jt >/dev/null 2>&1; then
+      echo "smoke: desk_e2e --journal-thread $jt ok"
+    else
+      echo "smoke: desk_e2e --journal-thread $jt failed"
+      fail=1
+    fi
+  done
+  if [ -n "$(ls -A "$jtmp")" ]; then
+    echo "smoke: desk_e2e left journal files in $jtmp:"
+    ls -R "$jtmp"
+    fail=1
+  fi
+  rm -rf "$jtmp"
   ran=$((ran + 1))
 else
   echo "smoke: desk_e2e not built, skipped"

@@ -44,6 +44,36 @@
  *                             answered), back-pressure (-EAGAIN) counted.
  * Every stamp is CLOCK_MONOTONIC through the vDSO (desk_now_ns).
  *
+ * Journaled rows.  The latency rows (1)-(3) run again, in the same process
+ * right after the unjournaled ones, with the write-ahead journal attached
+ * to the router as deskd attaches it (core/journal.h, core/deskd.c
+ * journal_open(): SESSION and NAME records first, r->journal set before the
+ * cash is seeded), once per fsync policy of --journal (default none,
+ * interval:10 and every).  Row names get the suffix _journal_none,
+ * _journal_interval10 or _journal_every.  The router holds each venue
+ * command's commit until desk_journal_durable_seq() covers its CMD record,
+ * so submit_to_venue_held and the round trips include the journal's write
+ * (and, for every, its fdatasync).  submit_to_routed is stamped when the
+ * router writes the command into the connector ring's slot, before the
+ * hold: journaled, it adds only the record push.  "every" runs at most
+ * --every-orders orders (an fdatasync per order is slow on most disks), and
+ * every journaled run at most --journal-orders (default: --orders).
+ * The files go in a mkdtemp directory under $TMPDIR (or /tmp), removed at
+ * exit.  The journal thread's idle strategy is the desk's (spin), as deskd
+ * passes cfg->idle; it runs on its own CPU when one is left (CPU 2, or 3
+ * with a venue thread).  With none left (2 CPUs) no journal thread is
+ * started and the strategy thread drives desk_journal_poll() between its
+ * polls, like the venue (--journal-thread=off): the router still sees each
+ * record made durable from the other CPU, and no two spinning threads share
+ * a CPU.  (A spinning journal thread time-sliced with them costs about
+ * 0.4 ms per order there, a backoff one more: that measures the shortage of
+ * CPUs, not the journal.)  --journal-thread=on forces the thread (unpinned
+ * when no CPU is left, as deskd leaves it; the strace run uses it, so the
+ * journal's write(2) and fdatasync(2) are counted on a thread of their own
+ * and the router's count shows it makes none), --journal-idle overrides its
+ * idle strategy.  Each journaled run checks afterwards that the files hold
+ * one CMD record per order and that the journal reported no error.
+ *
  * Steady-state markers: when --marks is given, the strategy thread writes
  * "E2E_MARK begin <row>" and "E2E_MARK end <row>" to stderr around each
  * measured loop and every thread prints "E2E_THREAD <role> tid=<tid>" at
@@ -51,6 +81,7 @@
  *
  * Exit: 0 when every row ran with nothing lost, 1 otherwise, 2 usage.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -63,6 +94,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "connectors/paper/paper.h"
@@ -88,6 +120,9 @@
 #define E2E_TIMEOUT_NS 30000000000ull /* an order unanswered this long is lost */
 #define DESK_LAT_CAPACITY 65536       /* latency runs: deskd's default order_capacity */
 #define DESK_LAT_STATUS_MS 100        /* latency runs: deskd's default status_interval_ms */
+#define E2E_IDLE DESK_IDLE_SPIN       /* the desk's idle strategy: the router's, and the
+                                         journal thread's as deskd passes cfg->idle */
+#define E2E_EVERY_ORDERS 10000        /* fsync "every": measured orders at most (default) */
 
 /* ---- options --------------------------------------------------------------- */
 
@@ -103,7 +138,20 @@ struct opts {
     uint32_t status_ms;   /* throughput: status refresh interval */
     const char *json;     /* results file, or NULL */
     const char *data;     /* paper capture path */
+    uint32_t jmodes;      /* journaled runs: bit (1 << enum jmode) each */
+    uint32_t every_orders;   /* fsync "every": measured orders at most */
+    uint32_t journal_orders; /* journaled runs: measured orders at most; 0: --orders */
+    int journal_thread;      /* -1 auto, 0 off (the strategy thread polls), 1 on */
+    int journal_idle;        /* desk_idle_t of the journal thread; -1: the desk's */
 };
+
+/* The journal's fsync policy of a run; JM_OFF: no journal (the baseline). */
+enum jmode { JM_OFF = 0, JM_NONE, JM_INTERVAL, JM_EVERY, JM__COUNT };
+
+static const char *const jm_policy[JM__COUNT] = {"off", "none", "interval:10", "every"};
+static const char *const jm_suffix[JM__COUNT] = {"", "_journal_none", "_journal_interval10",
+                                                 "_journal_every"};
+static const char *const jm_tag[JM__COUNT] = {"", "jn", "ji", "je"}; /* in desk names */
 
 /* ---- results ---------------------------------------------------------------- */
 
@@ -140,8 +188,22 @@ static const char *const row_what[ROW__COUNT] = {
     "desk_poll",
 };
 
-static desk_hist_t g_hist[ROW__COUNT];
-static uint8_t g_ran[ROW__COUNT];
+static desk_hist_t g_hist[JM__COUNT][ROW__COUNT];
+static uint8_t g_ran[JM__COUNT][ROW__COUNT];
+
+/* What each journaled run's journal did (read after it stopped). */
+struct jresult {
+    uint32_t orders;         /* measured orders */
+    uint32_t warmup;         /* unmeasured orders before them */
+    uint64_t cmd_records;    /* CMD records found in the files */
+    desk_journal_stats_t st; /* the journal's counters at close */
+    int ran;                 /* the journal was opened and closed */
+    int ok;                  /* files complete, no journal error */
+};
+static struct jresult g_jres[2][JM__COUNT]; /* [paper][mode] */
+static char g_jroot[DESK_PATH_MAX];         /* mkdtemp directory, "" if none */
+static int g_jthreaded;                     /* journal on its own thread */
+static int g_jcpu = -1;                     /* its CPU, -1: unpinned */
 
 struct tp_result {
     double seconds;        /* submitting time */
@@ -216,14 +278,23 @@ static size_t put(char *p, const char *s)
     return n;
 }
 
-/* Segments to remove if we are interrupted (shm_unlink is async-signal-safe). */
+/* Segments and journal files to remove if we are interrupted (shm_unlink,
+ * unlink and rmdir are async-signal-safe). */
 static char g_shm_names[2][64];
+static char g_jfile[DESK_PATH_MAX + 2 * DESK_NAME_MAX + 32]; /* the open journal file */
+static char g_jdir[DESK_PATH_MAX + DESK_NAME_MAX];          /* its directory */
 
 static void on_signal(int sig)
 {
     for (int i = 0; i < 2; i++)
         if (g_shm_names[i][0])
             shm_unlink(g_shm_names[i]);
+    if (g_jfile[0])
+        unlink(g_jfile);
+    if (g_jdir[0])
+        rmdir(g_jdir);
+    if (g_jroot[0])
+        rmdir(g_jroot);
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -247,6 +318,9 @@ struct e2e_desk {
     /* paper venue */
     struct desk_host *host; /* heap, NULL for the null venue */
     desk_conn_thread_t ct;  /* its hosts (driven by us, never started) */
+    /* write-ahead journal (JM_OFF: none) */
+    int jmode;               /* enum jmode */
+    desk_journal_t *journal; /* owned; NULL without one */
 };
 
 static void *ring_mem(uint32_t slots, size_t *len)
@@ -287,12 +361,220 @@ static void *router_main(void *arg)
     return NULL;
 }
 
-static void desk_close(struct e2e_desk *d)
+/* ---- the journal ---------------------------------------------------------------- */
+
+/* Call fn(path, ctx) for each file in `dir` until one fails.  Cold. */
+static int jdir_each(const char *dir, int (*fn)(const char *path, void *ctx), void *ctx)
+{
+    char path[sizeof g_jfile];
+    struct dirent *e;
+    DIR *dp = opendir(dir);
+    int rc = 0;
+
+    if (dp == NULL)
+        return -errno;
+    while (rc == 0 && (e = readdir(dp)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        int n = snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        rc = n < 0 || (size_t)n >= sizeof path ? -ENAMETOOLONG : fn(path, ctx);
+    }
+    closedir(dp);
+    return rc;
+}
+
+static int count_cmd(const desk_jrec_t *rec, uint64_t off, void *ctx)
+{
+    (void)off;
+    if (rec->head.kind == DESK_JREC_CMD)
+        ++*(uint64_t *)ctx;
+    return 0;
+}
+
+/* Add the CMD records of one journal file to *(uint64_t *)ctx. */
+static int jfile_count(const char *path, void *ctx)
+{
+    int rc = desk_journal_replay(path, count_cmd, ctx);
+
+    return rc < 0 ? rc : 0;
+}
+
+static int jfile_remove(const char *path, void *ctx)
+{
+    (void)ctx;
+    return unlink(path) < 0 ? -errno : 0;
+}
+
+/* Remove the run's journal directory and its files.  Cold. */
+static void jdir_remove(void)
+{
+    if (!g_jdir[0])
+        return;
+    (void)jdir_each(g_jdir, jfile_remove, NULL);
+    rmdir(g_jdir);
+    g_jfile[0] = g_jdir[0] = 0;
+}
+
+/*
+ * With --marks: name the journal thread just started for the strace log.
+ * desk_journal_start() names it "desk-journal"; a journal thread of an
+ * earlier run may still be listed while the kernel reaps it, so only a tid
+ * not reported before is new.  Cold.
+ */
+static void say_journal_thread(void)
+{
+    static long seen[JM__COUNT * 2 + 4];
+    static unsigned nseen;
+    DIR *dp;
+    struct dirent *e;
+
+    if (!g_opt.marks || (dp = opendir("/proc/self/task")) == NULL)
+        return;
+    while ((e = readdir(dp)) != NULL) {
+        char path[300], comm[32] = {0};
+        long tid = strtol(e->d_name, NULL, 10);
+        unsigned i;
+        if (tid <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%ld/comm", tid);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        if (fgets(comm, sizeof comm, f) == NULL)
+            comm[0] = 0;
+        fclose(f);
+        for (i = 0; i < nseen && seen[i] != tid; i++)
+            ;
+        if (strncmp(comm, "desk-journal", 12) != 0 || i < nseen)
+            continue;
+        if (nseen < sizeof seen / sizeof seen[0])
+            seen[nseen++] = tid;
+        fprintf(stderr, "E2E_THREAD journal tid=%ld\n", tid);
+    }
+    closedir(dp);
+}
+
+/*
+ * Open a journal for desk d with policy jm in <g_jroot>/<desk name> and push
+ * what deskd's journal_open() pushes (SESSION, then one NAME record per
+ * strategy, connector and instrument); attach it to the router before the
+ * cash is seeded (deskd journals the seeds).  Cold; control thread.
+ */
+static int journal_attach(struct e2e_desk *d, int jm)
+{
+    desk_journal_opts_t o = {0};
+    desk_jrec_t rec;
+    int rc, n;
+
+    n = snprintf(g_jdir, sizeof g_jdir, "%s/%s", g_jroot, d->name);
+    if (n < 0 || (size_t)n >= sizeof g_jdir)
+        return DESK_ERR(-ENAMETOOLONG, "journal dir too long");
+    o.dir = g_jdir;
+    o.desk = d->name;
+    if ((rc = desk_journal_policy_parse(jm_policy[jm], &o.policy)) < 0)
+        return rc;
+    /* deskd: o.idle = cfg->idle, o.idle_max_us = cfg->idle_max_us. */
+    o.idle = (uint8_t)(g_opt.journal_idle >= 0 ? g_opt.journal_idle : d->cfg->idle);
+    o.idle_max_us = d->cfg->idle_max_us;
+    /* deskd sizes the ring for a whole day snapshot (three records per
+     * live order): the same size here, so the ring's memory is deskd's. */
+    uint64_t need = 3ull * d->cfg->order_capacity + d->cfg->nconnectors + d->cfg->ninstruments + 64;
+    for (o.nslots = DESK_JOURNAL_SLOTS; o.nslots < need; o.nslots <<= 1)
+        ;
+    if ((rc = desk_journal_open(&d->journal, &o, NULL)) < 0)
+        return rc;
+    d->jmode = jm;
+    (void)desk_journal_path(g_jfile, sizeof g_jfile, g_jdir, d->name,
+                            desk_journal_day(desk_wall_ns()));
+    memset(&rec, 0, sizeof rec);
+    rec.session.kind = DESK_JREC_SESSION;
+    rec.session.pid = (uint32_t)getpid();
+    rec.session.venue_cl_base = d->router->next_venue_cl;
+    rec.session.start_mono_ns = d->main->start_mono_ns;
+    rec.session.nconnectors = rec.session.ninstruments = rec.session.nstrategies = 1;
+    (void)desk_journal_push(d->journal, &rec);
+    static const uint8_t what[3] = {DESK_JNAME_STRATEGY, DESK_JNAME_CONNECTOR,
+                                    DESK_JNAME_INSTRUMENT};
+    const char *name[3] = {d->cfg->strategies[0].name, d->cfg->connectors[0].name,
+                           d->cfg->instruments[0].symbol};
+    for (int i = 0; i < 3; i++) {
+        memset(&rec, 0, sizeof rec);
+        rec.name.kind = DESK_JREC_NAME;
+        rec.name.what = what[i];
+        snprintf(rec.name.name, sizeof rec.name.name, "%s", name[i]);
+        (void)desk_journal_push(d->journal, &rec);
+    }
+    d->router->journal = d->journal;
+    return 0;
+}
+
+/*
+ * Start the journal thread when it has one (g_jthreaded): on CPU g_jcpu, or
+ * on every CPU (unpinned, as deskd leaves it) when g_jcpu < 0.  A thread
+ * inherits its creator's CPUs, so the caller lends it that set for the
+ * start and takes its own back.  Cold; control thread.
+ */
+static int journal_start(struct e2e_desk *d)
+{
+    cpu_set_t mine, set;
+    int rc, lent;
+
+    if (d->journal == NULL || !g_jthreaded)
+        return 0;
+    CPU_ZERO(&set);
+    for (int i = 0; i < g_topo.ncpu; i++)
+        if (g_jcpu < 0 || i == g_jcpu)
+            CPU_SET((size_t)i, &set);
+    lent = pthread_getaffinity_np(pthread_self(), sizeof mine, &mine) == 0 &&
+           pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+    rc = desk_journal_start(d->journal);
+    if (lent)
+        (void)pthread_setaffinity_np(pthread_self(), sizeof mine, &mine);
+    if (rc == 0)
+        say_journal_thread();
+    return rc;
+}
+
+/*
+ * Stop the journal (the router has stopped: it drains and fdatasyncs), keep
+ * its counters in jr, check that its files hold one CMD record per order of
+ * the run (jr->warmup + jr->orders) and that it reported no error, then
+ * remove the files and the directory.  Cold; control thread.
+ */
+static void journal_close(struct e2e_desk *d, struct jresult *jr)
+{
+    uint64_t cmds = 0;
+    int rc = desk_journal_stop(d->journal);
+
+    d->router->journal = NULL;
+    if (jr)
+        desk_journal_stats(d->journal, &jr->st);
+    desk_journal_close(d->journal);
+    d->journal = NULL;
+    int crc = jdir_each(g_jdir, jfile_count, &cmds);
+    if (jr) {
+        jr->ran = 1;
+        jr->cmd_records = cmds;
+        jr->ok = rc == 0 && crc == 0 && jr->st.error == 0 &&
+                 cmds == (uint64_t)jr->warmup + jr->orders;
+        if (!jr->ok)
+            fprintf(stderr,
+                    "desk_e2e: journal %s: stop %d, scan %d, error %d, %" PRIu64
+                    " CMD records for %u orders\n",
+                    jm_policy[d->jmode], rc, crc, jr->st.error, cmds, jr->warmup + jr->orders);
+    }
+    jdir_remove();
+}
+
+static void desk_close(struct e2e_desk *d, struct jresult *jr)
 {
     if (d->router_started) {
         desk_router_stop(d->router);
         pthread_join(d->router_tid, NULL);
     }
+    if (d->journal)
+        journal_close(d, jr);
+    jdir_remove(); /* a journal that failed to open may have left its directory */
     if (d->host) {
         desk_host_fini(d->host);
         free(d->host);
@@ -324,7 +606,7 @@ static void desk_close(struct e2e_desk *d)
 static uint64_t g_clordids; /* throughput: ClOrdIDs per day; 0 = deskd's default */
 
 static int desk_open(struct e2e_desk *d, const char *tag, int paper, uint32_t capacity,
-                     uint32_t status_ms)
+                     uint32_t status_ms, int jm)
 {
     int rc;
 
@@ -333,10 +615,10 @@ static int desk_open(struct e2e_desk *d, const char *tag, int paper, uint32_t ca
     d->router = calloc(1, sizeof *d->router);
     if (!d->cfg || !d->router)
         return DESK_ERR(-ENOMEM, "out of memory");
-    snprintf(d->name, sizeof d->name, "e2e%s%d", tag, (int)getpid());
+    snprintf(d->name, sizeof d->name, "e2e%s%s%d", tag, jm_tag[jm], (int)getpid());
     desk_config_t *c = d->cfg;
     snprintf(c->name, sizeof c->name, "%s", d->name);
-    c->idle = DESK_IDLE_SPIN;
+    c->idle = E2E_IDLE;
     c->router_cpu = 1;
     c->order_capacity = capacity;
     c->clordids_per_day = tag[0] == 't' ? g_clordids : 0;
@@ -398,6 +680,8 @@ static int desk_open(struct e2e_desk *d, const char *tag, int paper, uint32_t ca
     if ((rc = desk_router_attach_strategy(d->router, 0, d->seg)) < 0)
         return rc;
     atomic_store_explicit(&d->router->strat[0].alive, 1, memory_order_relaxed);
+    if (jm != JM_OFF && (rc = journal_attach(d, jm)) < 0)
+        return rc;
 
     if (paper) {
         char path[DESK_PATH_MAX];
@@ -449,6 +733,9 @@ static int desk_open(struct e2e_desk *d, const char *tag, int paper, uint32_t ca
                           .recv_ns = desk_now_ns()};
         desk_seqlock_write(&qs->lock, &qs->q, &q, sizeof q);
     }
+    /* deskd starts the journal thread before the router's. */
+    if ((rc = journal_start(d)) < 0)
+        return rc;
     atomic_store_explicit(&d->main->run_state, DESK_RUN_RUNNING, memory_order_release);
     desk_router_publish(d->router, desk_now_ns());
     if (pthread_create(&d->router_tid, NULL, router_main, d) != 0)
@@ -477,6 +764,8 @@ struct null_venue {
     _Atomic uint64_t inflight_t0;   /* latency: the in-flight order's submit time;
                                        W: strategy (ordered by the rings) */
     _Atomic uint32_t stop;          /* venue thread: leave; W: strategy thread */
+    desk_hist_t *h_routed;          /* (1) of this run's journal mode */
+    desk_hist_t *h_held;            /* (2) of this run's journal mode */
     char wire[512];                 /* the encoded request */
 };
 
@@ -533,8 +822,8 @@ static uint32_t venue_step(struct null_venue *v, uint32_t max)
              * release, the router's acquire and release, our acquire). */
             uint64_t t0 = atomic_load_explicit(&v->inflight_t0, memory_order_relaxed);
             if (t0) {
-                desk_hist_record(&g_hist[ROW_ROUTED], c->route_ns - t0);
-                desk_hist_record(&g_hist[ROW_HELD], held - t0);
+                desk_hist_record(v->h_routed, c->route_ns - t0);
+                desk_hist_record(v->h_held, held - t0);
             }
             ev.type = DESK_EV_ACK;
             venue_emit(v, &ev);
@@ -562,6 +851,8 @@ static int venue_init(struct null_venue *v, struct e2e_desk *d, int mode)
     memset(v, 0, sizeof *v);
     v->instr = desk_shm_instruments(d->main);
     v->mode = mode;
+    v->h_routed = &g_hist[d->jmode][ROW_ROUTED];
+    v->h_held = &g_hist[d->jmode][ROW_HELD];
     if (desk_spsc_attach_consumer(&v->in, d->cmd_mem, d->cmd_len) < 0 ||
         desk_spsc_attach_producer(&v->out, d->ev_mem, d->ev_len) < 0)
         return -EINVAL;
@@ -572,6 +863,8 @@ static int venue_init(struct null_venue *v, struct e2e_desk *d, int mode)
 struct venue {
     struct null_venue *nv; /* null venue, or NULL */
     struct e2e_desk *d;    /* paper: the desk whose host to poll */
+    desk_journal_t *journal; /* polled by the strategy thread (no journal
+                                thread), or NULL */
     pthread_t tid;
     int threaded;           /* 1: runs on its own thread */
     _Atomic uint32_t stop;  /* W: strategy thread */
@@ -620,12 +913,16 @@ static void venue_stop(struct venue *v)
     pthread_join(v->tid, NULL);
 }
 
-/* The strategy's idle turn: poll the venue when it has no thread. */
+/* The strategy's idle turn: drive the journal and poll the venue when they
+ * have no thread of their own.  A failed journal write stays in
+ * desk_journal_error() (checked after the run). */
 static inline void strategy_turn(struct venue *v)
 {
+    if (v->journal)
+        (void)desk_journal_poll(v->journal);
     if (!v->threaded)
         venue_poll(v);
-    else
+    else if (!v->journal)
         desk_cpu_relax();
 }
 
@@ -670,9 +967,12 @@ static int latency_run(const struct e2e_desk *d, desk_client_t *c, struct venue 
     desk_event_t ev[16];
     int64_t pos = 0;
     uint64_t rejects = 0;
-    desk_hist_t *h_ack = &g_hist[paper ? ROW_ACK_PAPER : ROW_ACK_NULL];
-    desk_hist_t *h_fill = &g_hist[paper ? ROW_FILL_PAPER : ROW_FILL_NULL];
-    const char *row = paper ? "latency_paper" : "latency_null";
+    desk_hist_t *h_ack = &g_hist[d->jmode][paper ? ROW_ACK_PAPER : ROW_ACK_NULL];
+    desk_hist_t *h_fill = &g_hist[d->jmode][paper ? ROW_FILL_PAPER : ROW_FILL_NULL];
+    char row[64];
+
+    snprintf(row, sizeof row, "%s%s", paper ? "latency_paper" : "latency_null",
+             jm_suffix[d->jmode]);
 
     for (uint32_t i = 0; i < warmup + n; i++) {
         int measured = i >= warmup;
@@ -750,41 +1050,76 @@ static int latency_run(const struct e2e_desk *d, desk_client_t *c, struct venue 
     return rejects ? -EPROTO : 0;
 }
 
-static int run_null_latency(void)
+/*
+ * The orders of a latency run with journal mode jm: --orders and --warmup;
+ * a journaled run at most --journal-orders of them (the strace run: a
+ * journal thread without a CPU of its own is slow), fsync "every" at most
+ * --every-orders (an fdatasync per order); the warm-up is cut in the same
+ * proportion.
+ */
+static void run_size(int jm, uint32_t *warmup, uint32_t *orders)
+{
+    uint32_t cap = g_opt.orders;
+
+    if (jm != JM_OFF && g_opt.journal_orders && g_opt.journal_orders < cap)
+        cap = g_opt.journal_orders;
+    if (jm == JM_EVERY && g_opt.every_orders < cap)
+        cap = g_opt.every_orders;
+    *warmup = (uint32_t)((uint64_t)g_opt.warmup * cap / g_opt.orders);
+    *orders = cap;
+}
+
+/* After a journaled run: its journal must have held every order. */
+static int journal_verdict(int rc, int paper, int jm)
+{
+    if (rc == 0 && jm != JM_OFF && !g_jres[paper][jm].ok) {
+        fprintf(stderr, "desk_e2e: %s venue, journal %s: the journal check failed\n",
+                paper ? "paper" : "null", jm_policy[jm]);
+        return -EPROTO;
+    }
+    return rc;
+}
+
+static int run_null_latency(int jm)
 {
     struct e2e_desk d;
     struct null_venue nv;
     struct venue v = {0};
+    struct jresult *jr = &g_jres[0][jm];
     desk_client_t *c = NULL;
     uint64_t cl = 0;
     int rc;
 
-    if ((rc = desk_open(&d, "n", 0, DESK_LAT_CAPACITY, DESK_LAT_STATUS_MS)) < 0)
+    run_size(jm, &jr->warmup, &jr->orders);
+    if ((rc = desk_open(&d, "n", 0, DESK_LAT_CAPACITY, DESK_LAT_STATUS_MS, jm)) < 0)
         goto out;
     if ((rc = venue_init(&nv, &d, VENUE_ACK_FILL)) < 0)
         goto out;
     v.nv = &nv;
+    v.journal = g_jthreaded ? NULL : d.journal;
     if ((rc = desk_attach(&c, d.name, "strat")) < 0)
         goto out;
     if ((rc = venue_start(&v)) < 0)
         goto out;
-    rc = latency_run(&d, c, &v, 0, g_opt.warmup, g_opt.orders, &cl);
+    rc = latency_run(&d, c, &v, 0, jr->warmup, jr->orders, &cl);
     venue_stop(&v);
-    if (rc == 0)
-        g_ran[ROW_ROUTED] = g_ran[ROW_HELD] = g_ran[ROW_ACK_NULL] = g_ran[ROW_FILL_NULL] = 1;
 out:
     if (rc < 0 && rc != -EPROTO && rc != -ETIMEDOUT)
-        fprintf(stderr, "desk_e2e: null-venue latency: %s\n", desk_errmsg());
+        fprintf(stderr, "desk_e2e: null-venue latency%s: %s\n", jm_suffix[jm], desk_errmsg());
     if (c)
         desk_detach(c);
-    desk_close(&d);
+    desk_close(&d, jr);
+    if ((rc = journal_verdict(rc, 0, jm)) == 0)
+        g_ran[jm][ROW_ROUTED] = g_ran[jm][ROW_HELD] = g_ran[jm][ROW_ACK_NULL] =
+            g_ran[jm][ROW_FILL_NULL] = 1;
     return rc;
 }
 
-static int run_paper_latency(void)
+static int run_paper_latency(int jm)
 {
     struct e2e_desk d;
     struct venue v = {0};
+    struct jresult *jr = &g_jres[1][jm];
     desk_client_t *c = NULL;
     desk_quote_t q;
     uint64_t cl = 0;
@@ -795,9 +1130,11 @@ static int run_paper_latency(void)
         fprintf(stderr, "desk_e2e: paper venue skipped: %s not readable\n", g_opt.data);
         return 0;
     }
-    if ((rc = desk_open(&d, "p", 1, DESK_LAT_CAPACITY, DESK_LAT_STATUS_MS)) < 0)
+    run_size(jm, &jr->warmup, &jr->orders);
+    if ((rc = desk_open(&d, "p", 1, DESK_LAT_CAPACITY, DESK_LAT_STATUS_MS, jm)) < 0)
         goto out;
     v.d = &d;
+    v.journal = g_jthreaded ? NULL : d.journal;
     if ((rc = desk_attach(&c, d.name, "strat")) < 0)
         goto out;
     if ((rc = venue_start(&v)) < 0)
@@ -813,22 +1150,21 @@ static int run_paper_latency(void)
             goto out;
         }
     }
-    rc = latency_run(&d, c, &v, 1, g_opt.warmup, g_opt.orders, &cl);
+    rc = latency_run(&d, c, &v, 1, jr->warmup, jr->orders, &cl);
     venue_stop(&v);
-    if (rc == 0) {
-        g_ran[ROW_ACK_PAPER] = g_ran[ROW_FILL_PAPER] = 1;
-        g_paper_status = "ran: desk_paper_ops() (connectors/paper)";
-    } else {
-        g_paper_status = "failed";
-    }
+    if (jm == JM_OFF)
+        g_paper_status = rc == 0 ? "ran: desk_paper_ops() (connectors/paper)" : "failed";
 out:
     if (rc < 0 && rc != -EPROTO && rc != -ETIMEDOUT) {
-        fprintf(stderr, "desk_e2e: paper venue: %s\n", desk_errmsg());
-        g_paper_status = "failed to start";
+        fprintf(stderr, "desk_e2e: paper venue%s: %s\n", jm_suffix[jm], desk_errmsg());
+        if (jm == JM_OFF)
+            g_paper_status = "failed to start";
     }
     if (c)
         desk_detach(c);
-    desk_close(&d);
+    desk_close(&d, jr);
+    if ((rc = journal_verdict(rc, 1, jm)) == 0)
+        g_ran[jm][ROW_ACK_PAPER] = g_ran[jm][ROW_FILL_PAPER] = 1;
     return rc;
 }
 
@@ -855,7 +1191,7 @@ static int run_throughput(void)
     int rc;
 
     memset(&g_tp, 0, sizeof g_tp);
-    if ((rc = desk_open(&d, "t", 0, g_opt.capacity, g_opt.status_ms)) < 0)
+    if ((rc = desk_open(&d, "t", 0, g_opt.capacity, g_opt.status_ms, JM_OFF)) < 0)
         goto out;
     if ((rc = venue_init(&nv, &d, VENUE_CANCEL)) < 0)
         goto out;
@@ -898,7 +1234,8 @@ static int run_throughput(void)
         for (int e = 0; e < k; e++) {
             if (ev[e].type == DESK_EV_REJECT)
                 g_tp.rejects++;
-            desk_hist_record(&g_hist[ROW_TP_LATENCY], now - g_ts[ev[e].cl_ord_id & (TS_SLOTS - 1)]);
+            desk_hist_record(&g_hist[JM_OFF][ROW_TP_LATENCY],
+                             now - g_ts[ev[e].cl_ord_id & (TS_SLOTS - 1)]);
         }
         g_tp.answered += (uint64_t)k;
     }
@@ -919,7 +1256,7 @@ static int run_throughput(void)
     g_tp.router_cmds = atomic_load_explicit(&desk_shm_stats(d.main)->cmds, memory_order_relaxed);
     g_tp.ok = rc == 0 && g_tp.venue_got == g_tp.submitted && g_tp.answered == g_tp.submitted &&
               g_tp.router_cmds == g_tp.submitted && g_tp.rejects == 0;
-    g_ran[ROW_TP_LATENCY] = 1;
+    g_ran[JM_OFF][ROW_TP_LATENCY] = 1;
     if (!g_tp.ok) {
         fprintf(stderr,
                 "desk_e2e: throughput: submitted %" PRIu64 ", router took %" PRIu64
@@ -934,7 +1271,7 @@ out:
         fprintf(stderr, "desk_e2e: throughput: %s\n", desk_errmsg());
     if (c)
         desk_detach(c);
-    desk_close(&d);
+    desk_close(&d, NULL);
     return rc;
 }
 
@@ -994,15 +1331,20 @@ static void run_probe(double seconds)
 
 static const double g_q[] = {0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999};
 
-static void print_row(FILE *f, enum row r)
+static void print_row(FILE *f, int jm, enum row r)
 {
-    const desk_hist_t *h = &g_hist[r];
+    const desk_hist_t *h = &g_hist[jm][r];
     uint64_t n = atomic_load_explicit(&h->count, memory_order_relaxed);
     uint64_t sum = atomic_load_explicit(&h->sum, memory_order_relaxed);
 
     fprintf(f,
-            "    {\"name\": \"%s\", \"what\": \"%s\", \"samples\": %" PRIu64 ", \"mean_ns\": %.1f",
-            row_name[r], row_what[r], n, n ? (double)sum / (double)n : 0.0);
+            "    {\"name\": \"%s%s\", \"what\": \"%s%s%s%s\", \"samples\": %" PRIu64
+            ", \"mean_ns\": %.1f",
+            row_name[r], jm_suffix[jm], row_what[r], jm ? "; write-ahead journal, fsync " : "",
+            jm ? jm_policy[jm] : "", jm ? ", on the send path" : "", n,
+            n ? (double)sum / (double)n : 0.0);
+    if (jm)
+        fprintf(f, ", \"journal\": \"%s\", \"base\": \"%s\"", jm_policy[jm], row_name[r]);
     fprintf(f,
             ", \"p50_ns\": %" PRIu64 ", \"p90_ns\": %" PRIu64 ", \"p99_ns\": %" PRIu64
             ", \"p999_ns\": %" PRIu64 ", \"p9999_ns\": %" PRIu64 ", \"max_ns\": %" PRIu64,
@@ -1014,6 +1356,54 @@ static void print_row(FILE *f, enum row r)
         fprintf(f, "%s[%.5f, %" PRIu64 "]", i ? ", " : "", g_q[i] * 100,
                 desk_hist_quantile(h, g_q[i]));
     fprintf(f, "]}");
+}
+
+static const char *idle_name(int idle)
+{
+    return idle == DESK_IDLE_SPIN ? "spin" : idle == DESK_IDLE_YIELD ? "yield" : "backoff";
+}
+
+/* Where the journal ran, for the results and the text. */
+static void journal_where(char *buf, size_t cap)
+{
+    if (!g_jthreaded)
+        snprintf(buf, cap, "no thread: desk_journal_poll() from the strategy thread (CPU 0)");
+    else if (g_jcpu >= 0)
+        snprintf(buf, cap, "own thread (desk_journal_start) on CPU %d", g_jcpu);
+    else
+        snprintf(buf, cap, "own thread (desk_journal_start), unpinned");
+}
+
+static char g_jfs[32] = "?"; /* filesystem type of g_jroot */
+
+static void write_journal_json(FILE *f)
+{
+    char where[96];
+    int first = 1;
+
+    journal_where(where, sizeof where);
+    fprintf(f,
+            "  \"journal\": {\"dir\": \"%s\", \"fs\": \"%s\", \"thread\": \"%s\", "
+            "\"idle\": \"%s\", \"every_orders\": %u, \"runs\": [",
+            g_jroot, g_jfs, where,
+            idle_name(g_opt.journal_idle >= 0 ? g_opt.journal_idle : E2E_IDLE),
+            g_opt.every_orders);
+    for (int p = 0; p < 2; p++)
+        for (int jm = 1; jm < JM__COUNT; jm++) {
+            const struct jresult *jr = &g_jres[p][jm];
+            if (!jr->ran)
+                continue;
+            fprintf(f,
+                    "%s\n    {\"venue\": \"%s\", \"fsync\": \"%s\", \"orders\": %u, "
+                    "\"warmup\": %u, \"cmd_records\": %" PRIu64 ", \"records\": %" PRIu64
+                    ", \"batches\": %" PRIu64 ", \"fsyncs\": %" PRIu64 ", \"ring_full\": %" PRIu64
+                    ", \"ok\": %s}",
+                    first ? "" : ",", p ? "paper" : "null", jm_policy[jm], jr->orders, jr->warmup,
+                    jr->cmd_records, jr->st.records, jr->st.batches, jr->st.fsyncs, jr->st.full,
+                    jr->ok ? "true" : "false");
+            first = 0;
+        }
+    fprintf(f, "]},\n");
 }
 
 static void write_json(FILE *f)
@@ -1036,14 +1426,17 @@ static void write_json(FILE *f)
                 g_probe[i].max_gap, g_probe[i].over_10us, g_probe[i].over_1ms);
     fprintf(f, "],\n");
     fprintf(f, "  \"orders_per_latency_run\": %u, \"warmup\": %u,\n", g_opt.orders, g_opt.warmup);
-    fprintf(f, "  \"paper\": \"%s\",\n  \"rows\": [\n", g_paper_status);
-    for (int r = 0; r < ROW__COUNT; r++) {
-        if (!g_ran[r])
-            continue;
-        fprintf(f, "%s", first ? "" : ",\n");
-        print_row(f, (enum row)r);
-        first = 0;
-    }
+    fprintf(f, "  \"paper\": \"%s\",\n", g_paper_status);
+    write_journal_json(f);
+    fprintf(f, "  \"rows\": [\n");
+    for (int jm = 0; jm < JM__COUNT; jm++)
+        for (int r = 0; r < ROW__COUNT; r++) {
+            if (!g_ran[jm][r])
+                continue;
+            fprintf(f, "%s", first ? "" : ",\n");
+            print_row(f, jm, (enum row)r);
+            first = 0;
+        }
     fprintf(f, "\n  ],\n");
     fprintf(f,
             "  \"throughput\": {\"seconds\": %.3f, \"orders\": %" PRIu64
@@ -1059,19 +1452,24 @@ static void write_json(FILE *f)
 
 static void print_text(void)
 {
-    printf("%-36s %9s %8s %8s %8s %8s %9s %9s\n", "row (ns)", "samples", "p50", "p90", "p99",
+    char name[80];
+
+    printf("%-46s %9s %8s %8s %8s %8s %9s %9s\n", "row (ns)", "samples", "p50", "p90", "p99",
            "p99.9", "p99.99", "max");
-    for (int r = 0; r < ROW__COUNT; r++) {
-        const desk_hist_t *h = &g_hist[r];
-        if (!g_ran[r])
-            continue;
-        printf("%-36s %9" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %9" PRIu64
-               " %9" PRIu64 "\n",
-               row_name[r], atomic_load_explicit(&h->count, memory_order_relaxed),
-               desk_hist_quantile(h, 0.5), desk_hist_quantile(h, 0.9), desk_hist_quantile(h, 0.99),
-               desk_hist_quantile(h, 0.999), desk_hist_quantile(h, 0.9999),
-               atomic_load_explicit(&h->max, memory_order_relaxed));
-    }
+    for (int jm = 0; jm < JM__COUNT; jm++)
+        for (int r = 0; r < ROW__COUNT; r++) {
+            const desk_hist_t *h = &g_hist[jm][r];
+            if (!g_ran[jm][r])
+                continue;
+            snprintf(name, sizeof name, "%s%s", row_name[r], jm_suffix[jm]);
+            printf("%-46s %9" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %8" PRIu64
+                   " %9" PRIu64 " %9" PRIu64 "\n",
+                   name, atomic_load_explicit(&h->count, memory_order_relaxed),
+                   desk_hist_quantile(h, 0.5), desk_hist_quantile(h, 0.9),
+                   desk_hist_quantile(h, 0.99), desk_hist_quantile(h, 0.999),
+                   desk_hist_quantile(h, 0.9999),
+                   atomic_load_explicit(&h->max, memory_order_relaxed));
+        }
     if (g_tp.submitted)
         printf("throughput: %.0f orders/s over %.2f s (%" PRIu64 " orders, %" PRIu64
                " back-pressure retries, %s)%s\n",
@@ -1086,6 +1484,24 @@ static void print_text(void)
     printf("paper venue: %s; venue %s; pinned strategy=%d router=%d venue=%d (%d CPUs)\n",
            g_paper_status, g_topo.venue_thread ? "on its own thread" : "polled by the strategy",
            g_topo.pin_strategy, g_topo.pin_router, g_topo.pin_venue, g_topo.ncpu);
+    if (g_opt.jmodes) {
+        char where[96];
+        journal_where(where, sizeof where);
+        printf("journal: %s on %s, %s, idle %s\n", g_jroot, g_jfs, where,
+               idle_name(g_opt.journal_idle >= 0 ? g_opt.journal_idle : E2E_IDLE));
+        for (int p = 0; p < 2; p++)
+            for (int jm = 1; jm < JM__COUNT; jm++) {
+                const struct jresult *jr = &g_jres[p][jm];
+                if (!jr->ran)
+                    continue;
+                printf("journal %-5s %-11s: %u+%u orders, %" PRIu64 " CMD records, %" PRIu64
+                       " records in %" PRIu64 " writes, %" PRIu64 " fdatasyncs, ring full %" PRIu64
+                       "%s\n",
+                       p ? "paper" : "null", jm_policy[jm], jr->warmup, jr->orders,
+                       jr->cmd_records, jr->st.records, jr->st.batches, jr->st.fsyncs, jr->st.full,
+                       jr->ok ? "" : " [CHECK FAILED]");
+            }
+    }
 }
 
 static void usage(void)
@@ -1094,7 +1510,74 @@ static void usage(void)
             "usage: desk_e2e [--orders N] [--warmup N] [--tp-seconds S] [--no-paper]\n"
             "                [--venue-thread auto|on|off] [--capacity POW2] [--clordids N] [--status-ms MS]\n"
             "                [--probe-seconds S] [--data FILE]\n"
-            "                [--json FILE] [--marks]\n");
+            "                [--journal off|POLICY[,POLICY...]] [--every-orders N]\n"
+            "                [--journal-orders N]"
+            " [--journal-thread auto|on|off] [--journal-idle spin|yield|backoff]\n"
+            "                [--json FILE] [--marks]\n"
+            "  POLICY: none, interval:10, every (default: all three)\n");
+}
+
+/* --journal: a comma-separated list of the policies above, or "off". */
+static int parse_jmodes(const char *s, uint32_t *out)
+{
+    char buf[128];
+
+    *out = 0;
+    if (strcmp(s, "off") == 0)
+        return 0;
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int jm;
+        for (jm = 1; jm < JM__COUNT && strcmp(t, jm_policy[jm]) != 0; jm++)
+            ;
+        if (jm == JM__COUNT)
+            return -EINVAL;
+        *out |= 1u << jm;
+    }
+    return *out ? 0 : -EINVAL;
+}
+
+/* Filesystem of the journal directory, by statfs(2) magic. */
+static void fs_name(const char *path, char *buf, size_t cap)
+{
+    static const struct {
+        unsigned long magic;
+        const char *name;
+    } fs[] = {{0xEF53, "ext2/3/4"},   {0x01021994, "tmpfs"}, {0x58465342, "xfs"},
+              {0x9123683E, "btrfs"},  {0x794C7630, "overlayfs"}, {0x2FC12FC1, "zfs"},
+              {0x6969, "nfs"},        {0x65735546, "fuse"}};
+    struct statfs st;
+
+    if (statfs(path, &st) != 0) {
+        snprintf(buf, cap, "?");
+        return;
+    }
+    for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++)
+        if ((unsigned long)st.f_type == fs[i].magic) {
+            snprintf(buf, cap, "%s", fs[i].name);
+            return;
+        }
+    snprintf(buf, cap, "0x%lx", (unsigned long)st.f_type);
+}
+
+/*
+ * The journals' directory: mkdtemp under $TMPDIR (or /tmp); each journaled
+ * run's files go in a subdirectory and are removed when it ends, this
+ * directory at exit.  Cold.
+ */
+static int jroot_make(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    int n = snprintf(g_jroot, sizeof g_jroot, "%s/desk_e2e.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+
+    if (n < 0 || (size_t)n >= sizeof g_jroot || mkdtemp(g_jroot) == NULL) {
+        fprintf(stderr, "desk_e2e: cannot create the journal directory %s: %s\n", g_jroot,
+                strerror(errno));
+        g_jroot[0] = 0;
+        return -1;
+    }
+    fs_name(g_jroot, g_jfs, sizeof g_jfs);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -1112,6 +1595,11 @@ int main(int argc, char **argv)
         {"marks", no_argument, 0, 'm'},
         {"status-ms", required_argument, 0, 's'},
         {"probe-seconds", required_argument, 0, 'p'},
+        {"journal", required_argument, 0, 'J'},
+        {"every-orders", required_argument, 0, 'E'},
+        {"journal-orders", required_argument, 0, 'O'},
+        {"journal-thread", required_argument, 0, 'T'},
+        {"journal-idle", required_argument, 0, 'I'},
         {0, 0, 0, 0},
     };
     static char data[DESK_PATH_MAX];
@@ -1126,6 +1614,10 @@ int main(int argc, char **argv)
     g_clordids = 25000000;          /* 10 s at 2.5 M orders/s; a 512 MiB index */
     g_opt.status_ms = 10000;
     g_opt.probe_seconds = 2;
+    g_opt.jmodes = 1u << JM_NONE | 1u << JM_INTERVAL | 1u << JM_EVERY;
+    g_opt.every_orders = E2E_EVERY_ORDERS;
+    g_opt.journal_thread = -1;
+    g_opt.journal_idle = -1;
     snprintf(data, sizeof data, "%s/%s", DESK_BENCH_MARKETDATA, PAPER_DATA);
     g_opt.data = data;
     while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -1146,10 +1638,33 @@ int main(int argc, char **argv)
         case 'm': g_opt.marks = 1; break;
         case 'p': g_opt.probe_seconds = strtod(optarg, NULL); break;
         case 's': g_opt.status_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 'J':
+            if (parse_jmodes(optarg, &g_opt.jmodes) < 0) {
+                usage();
+                return 2;
+            }
+            break;
+        case 'E': g_opt.every_orders = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 'O': g_opt.journal_orders = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 'T':
+            g_opt.journal_thread = strcmp(optarg, "on") == 0    ? 1
+                                   : strcmp(optarg, "off") == 0 ? 0
+                                                                : -1;
+            break;
+        case 'I': {
+            desk_idle_t idle;
+            if (desk_idle_parse(optarg, &idle) < 0) {
+                usage();
+                return 2;
+            }
+            g_opt.journal_idle = (int)idle;
+            break;
+        }
         default: usage(); return 2;
         }
     }
-    if (g_opt.capacity < 1024 || (g_opt.capacity & (g_opt.capacity - 1)) || g_opt.orders == 0) {
+    if (g_opt.capacity < 1024 || (g_opt.capacity & (g_opt.capacity - 1)) || g_opt.orders == 0 ||
+        g_opt.every_orders == 0) {
         usage();
         return 2;
     }
@@ -1168,18 +1683,34 @@ int main(int argc, char **argv)
     g_topo.ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
     g_topo.venue_thread = g_opt.venue_thread >= 0 ? g_opt.venue_thread : g_topo.ncpu >= 3;
     g_topo.cpu_venue = g_topo.ncpu >= 3 ? 2 : 0;
+    /* The journal thread spins (the desk's idle): it gets a CPU of its own
+     * when one is left; with none left the strategy thread drives it. */
+    int jcpu = 2 + g_topo.venue_thread;
+    g_jthreaded = g_opt.journal_thread >= 0 ? g_opt.journal_thread : g_topo.ncpu > jcpu;
+    g_jcpu = g_jthreaded && g_topo.ncpu > jcpu ? jcpu : -1;
+    if (g_opt.jmodes && jroot_make() < 0)
+        return 1;
     g_topo.pin_strategy = pin_self(0);
     say_thread("strategy");
     if (g_opt.probe_seconds > 0)
         run_probe(g_opt.probe_seconds);
 
-    fail |= run_null_latency() < 0;
-    if (g_opt.paper)
-        fail |= run_paper_latency() < 0;
-    else
+    /* Each venue's journaled runs right after its unjournaled one: the
+     * ratios compare runs minutes apart at most. */
+    for (int jm = 0; jm < JM__COUNT; jm++)
+        if (jm == JM_OFF || (g_opt.jmodes & (1u << jm)))
+            fail |= run_null_latency(jm) < 0;
+    if (g_opt.paper) {
+        for (int jm = 0; jm < JM__COUNT; jm++)
+            if (jm == JM_OFF || (g_opt.jmodes & (1u << jm)))
+                fail |= run_paper_latency(jm) < 0;
+    } else {
         g_paper_status = "not run (--no-paper)";
+    }
     if (g_opt.tp_seconds > 0)
         fail |= run_throughput() < 0;
+    if (g_jroot[0] && rmdir(g_jroot) < 0)
+        fprintf(stderr, "desk_e2e: cannot remove %s: %s\n", g_jroot, strerror(errno));
 
     print_text();
     if (g_opt.json) {
