@@ -96,11 +96,13 @@ static int journal_open(struct deskd *d)
     if (rc < 0)
         return DESK_ERR(rc, "journal replay of %s: %s", d->journal->path, desk_errmsg());
     uint32_t today = d->journal->file_day, prev = 0;
+    int carried = 0;
+    char path[DESK_PATH_MAX + DESK_NAME_MAX + 32];
+    snprintf(path, sizeof path, "%s", d->journal->path);
     if (d->recovered == 0 && (rc = desk_journal_prev_day(dir, cfg->name, today, &prev)) > 0) {
         /* A new day with nothing journaled yet: what the last day left open
          * (GTC orders, positions, cash) is carried over, then written at
          * the head of today's file so that today replays on its own. */
-        char path[DESK_PATH_MAX + DESK_NAME_MAX + 32];
         if (desk_journal_path(path, sizeof path, dir, cfg->name, prev) < 0)
             return DESK_ERR(-ENAMETOOLONG, "journal path");
         rc = desk_router_replay_file(&d->router, path, &d->recovered);
@@ -116,6 +118,7 @@ static int journal_open(struct deskd *d)
         rc = desk_router_new_day(&d->router, today);
         if (rc < 0)
             return DESK_ERR(rc, "journal: cannot carry %08u into today's journal", prev);
+        carried = 1;
         desk_log("journal: a new day: carried %u open order(s), cash and positions from %s "
                  "into today's journal",
                  d->router.orders.live, path);
@@ -128,7 +131,7 @@ static int journal_open(struct deskd *d)
     if (d->recovered)
         desk_log("journal: recovered %u records from %s: %u orders open, %u in flight; venue "
                  "ClOrdIDs continue at %llu",
-                 d->recovered, d->journal->path, d->router.orders.live,
+                 d->recovered, path, d->router.orders.live,
                  desk_router_inflight(&d->router), (unsigned long long)d->router.next_venue_cl);
     desk_jrec_t rec;
     memset(&rec, 0, sizeof rec);
@@ -140,31 +143,9 @@ static int journal_open(struct deskd *d)
     rec.session.ninstruments = cfg->ninstruments;
     rec.session.nstrategies = cfg->nstrategies;
     (void)desk_journal_push(d->journal, &rec);
-    for (uint32_t i = 0; i < cfg->nstrategies + cfg->nconnectors + cfg->ninstruments; i++) {
-        memset(&rec, 0, sizeof rec);
-        rec.name.kind = DESK_JREC_NAME;
-        if (i < cfg->nstrategies) {
-            rec.name.what = DESK_JNAME_STRATEGY;
-            rec.name.index = i;
-            memcpy(rec.name.name, cfg->strategies[i].name, DESK_NAME_MAX);
-        } else if (i < cfg->nstrategies + cfg->nconnectors) {
-            uint32_t c = i - cfg->nstrategies;
-            rec.name.what = DESK_JNAME_CONNECTOR;
-            rec.name.index = c;
-            memcpy(rec.name.name, cfg->connectors[c].name, DESK_NAME_MAX);
-        } else {
-            uint32_t k = i - cfg->nstrategies - cfg->nconnectors;
-            const desk_instrument_t *in = &desk_shm_instruments(d->main)[k];
-            rec.name.what = DESK_JNAME_INSTRUMENT;
-            rec.name.index = k;
-            rec.name.connector = in->connector;
-            memcpy(rec.name.name, in->symbol,
-                   sizeof rec.name.name < sizeof in->symbol ? sizeof rec.name.name
-                                                            : sizeof in->symbol);
-            rec.name.name[sizeof rec.name.name - 1] = '\0';
-        }
-        if (desk_journal_push(d->journal, &rec) < 0)
-            break;
+    if (!carried) { /* a day snapshot carries its own NAME records */
+        d->router.journal = d->journal;
+        (void)desk_router_journal_names(&d->router);
     }
     return 0;
 }

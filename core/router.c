@@ -1101,10 +1101,47 @@ static uint32_t snapshot_records(const desk_router_t *r)
 
 static void jpush_cold(desk_router_t *r, const desk_jrec_t *rec);
 
+DESK_COLD int desk_router_journal_names(desk_router_t *r)
+{
+    const desk_config_t *cfg = r->cfg;
+    uint32_t n = r->nstrat + r->nconn + r->ninstr;
+
+    if (r->journal == NULL)
+        return 0;
+    if (!desk_journal_room(r->journal, n))
+        return -EAGAIN;
+    for (uint32_t i = 0; i < n; i++) {
+        desk_jrec_t rec;
+        memset(&rec, 0, sizeof rec);
+        rec.name.kind = DESK_JREC_NAME;
+        if (i < r->nstrat) {
+            rec.name.what = DESK_JNAME_STRATEGY;
+            rec.name.index = i;
+            memcpy(rec.name.name, cfg->strategies[i].name, DESK_NAME_MAX);
+        } else if (i < r->nstrat + r->nconn) {
+            uint32_t c = i - r->nstrat;
+            rec.name.what = DESK_JNAME_CONNECTOR;
+            rec.name.index = c;
+            memcpy(rec.name.name, cfg->connectors[c].name, DESK_NAME_MAX);
+        } else {
+            uint32_t k = i - r->nstrat - r->nconn;
+            rec.name.what = DESK_JNAME_INSTRUMENT;
+            rec.name.index = k;
+            rec.name.connector = r->instr[k].connector;
+            memcpy(rec.name.name, r->instr[k].symbol,
+                   sizeof rec.name.name < sizeof r->instr[k].symbol ? sizeof rec.name.name
+                                                                     : sizeof r->instr[k].symbol);
+            rec.name.name[sizeof rec.name.name - 1] = '\0';
+        }
+        jpush_cold(r, &rec);
+    }
+    return 0;
+}
+
 DESK_COLD int desk_router_new_day(desk_router_t *r, uint32_t day)
 {
     desk_jrec_t rec;
-    uint32_t n = snapshot_records(r);
+    uint32_t n = snapshot_records(r) + r->nstrat + r->nconn + r->ninstr;
 
     if (r->journal == NULL) {
         new_day_figures(r);
@@ -1127,6 +1164,7 @@ DESK_COLD int desk_router_new_day(desk_router_t *r, uint32_t day)
     rec.snap.next_venue_cl = r->next_venue_cl;
     rec.snap.generation = r->orders.generation;
     jpush_cold(r, &rec);
+    (void)desk_router_journal_names(r); /* the new file names its indices too (room checked) */
     for (uint32_t c = 0; c < r->nconn; c++) {
         memset(&rec, 0, sizeof rec);
         rec.balance.kind = DESK_JREC_BALANCE;

@@ -196,12 +196,19 @@ int desk_router_replay_file(desk_router_t *r, const char *path, uint32_t *applie
  * order table's free list is rebuilt around the recovered orders.  Cold. */
 void desk_router_replay_done(desk_router_t *r);
 
+/* Journal a NAME record for every strategy, connector and instrument index
+ * (a file is self-describing for audits).  Returns 0, or -EAGAIN when the
+ * journal ring has no room for them all (nothing pushed).  Router thread,
+ * or the control thread before the router starts.  Cold. */
+int desk_router_journal_names(desk_router_t *r);
+
 /*
  * A new trading day (UTC YYYYMMDD `day`): the day's realized PnL and fees
  * start over, the ClOrdID index forgets the previous day's ids (those of
  * live orders stay taken), and with a journal the whole carried state is
- * pushed as a day snapshot (DESK_JREC_SNAPSHOT BEGIN, a BALANCE per
- * connector and per position, three CARRY records per live order, END), so
+ * pushed as a day snapshot (DESK_JREC_SNAPSHOT BEGIN, the NAME records, a
+ * BALANCE per connector and per position, three CARRY records per live
+ * order, END), so
  * the new day's file replays on its own.  The router calls it on its status
  * tick when the UTC date passes r->day; deskd calls it at start when it
  * recovered a previous day's journal.  Returns 0, -EAGAIN (no room in the

@@ -24,8 +24,8 @@
  *   --clordid N   commands and rejects with ClOrdID N (or naming it as the
  *                 original), and everything about the orders they created:
  *                 cancels, replaces and venue events;
- *   --kind K      file, session, name, cmd, reject, event, balance, break (a comma
- *                 list);
+ *   --kind K      file, session, name, cmd, reject, event, balance, break,
+ *                 snapshot, carry (a comma list);
  *   --since T     stamped at or after T: 2026-11-21T05:50:00[.123][Z],
  *                 05:50[:00] (on the journal's own day), or @EPOCH_SECONDS.
  * Main thread of the desk command; allocates freely (it is a CLI).
@@ -472,6 +472,7 @@ static void print_rec(struct jc *c, const desk_jrec_t *r, uint64_t off, int stra
         put_enum(&l, "source",
                  r->balance.source == DESK_JBAL_SEED        ? "seed"
                  : r->balance.source == DESK_JBAL_RECONCILE ? "reconcile"
+                 : r->balance.source == DESK_JBAL_SNAPSHOT  ? "snapshot"
                                                             : "?");
         put_named(&l, "connector", "connector_index", r->balance.connector,
                   nm(c->conn_name, r->balance.connector));
@@ -483,6 +484,45 @@ static void print_rec(struct jc *c, const desk_jrec_t *r, uint64_t off, int stra
         } else {
             put_fixed(&l, "cash", r->balance.cash);
             put_fixed(&l, "venue_bp", r->balance.venue_bp);
+        }
+        break;
+    case DESK_JREC_SNAPSHOT:
+        put_enum(&l, "what", r->snap.what == DESK_JSNAP_BEGIN ? "BEGIN"
+                             : r->snap.what == DESK_JSNAP_END ? "END"
+                                                              : "?");
+        put_u64(&l, "day", r->snap.day);
+        put_u64(&l, "from_day", r->snap.from_day);
+        put_u64(&l, "live_orders", r->snap.nlive);
+        if (r->snap.what == DESK_JSNAP_BEGIN) {
+            put_u64(&l, "next_venue_cl", r->snap.next_venue_cl);
+            put_u64(&l, "generation", r->snap.generation);
+        }
+        break;
+    case DESK_JREC_CARRY:
+        put_u64(&l, "part", r->carry.part);
+        put_u64(&l, "order_id", r->carry.order_id);
+        if (r->carry.part == 1) {
+            put_named(&l, "strategy", "strategy_index", r->carry.strategy,
+                      nm(c->strat_name, r->carry.strategy));
+            put_u64(&l, "cl_ord_id", r->carry.a);
+            put_u64(&l, "venue_cl", r->carry.b);
+            put_named(&l, "symbol", "instrument", (unsigned)r->carry.c,
+                      nm(c->instr_name, (unsigned)r->carry.c));
+            put_enum(&l, "side", side_name(r->carry.side));
+            put_enum(&l, "ord_type", type_name(r->carry.ord_type));
+            put_enum(&l, "tif", tif_name(r->carry.tif));
+            put_enum(&l, "status", desk_ord_status_name(r->carry.status));
+        } else if (r->carry.part == 2) {
+            put_fixed(&l, "qty", (int64_t)r->carry.a);
+            put_fixed(&l, "px", (int64_t)r->carry.b);
+            if (r->carry.c || c->json)
+                put_fixed(&l, "stop_px", (int64_t)r->carry.c);
+            put_fixed(&l, "cum_qty", (int64_t)r->carry.d);
+        } else if (r->carry.a || c->json) {
+            put_u64(&l, "req_cl_ord_id", r->carry.a);
+            put_u64(&l, "req_venue_cl", r->carry.b);
+            put_fixed(&l, "new_qty", (int64_t)r->carry.c);
+            put_fixed(&l, "new_px", (int64_t)r->carry.d);
         }
         break;
     case DESK_JREC_BREAK:
@@ -533,13 +573,16 @@ static int jc_cb(const desk_jrec_t *r, uint64_t off, void *ctx)
             strcmp(c->strat_arg, c->strat_name[r->name.index]) == 0)
             c->strat = (int)r->name.index;
     }
-    if (kind == DESK_JREC_CMD || kind == DESK_JREC_REJECT || kind == DESK_JREC_EVENT) {
+    if (kind == DESK_JREC_CMD || kind == DESK_JREC_REJECT || kind == DESK_JREC_EVENT ||
+        kind == DESK_JREC_CARRY) {
         uint64_t oid = kind == DESK_JREC_CMD      ? r->cmd.order_id
                        : kind == DESK_JREC_REJECT ? r->reject.order_id
+                       : kind == DESK_JREC_CARRY  ? r->carry.order_id
                                                   : r->event.order_id;
-        struct jc_order *o = oid ? jc_order(c, oid, kind == DESK_JREC_CMD) : NULL;
-        if (kind == DESK_JREC_CMD) {
-            strategy = r->cmd.strategy;
+        int creates = kind == DESK_JREC_CMD || (kind == DESK_JREC_CARRY && r->carry.part == 1);
+        struct jc_order *o = oid ? jc_order(c, oid, creates) : NULL;
+        if (kind == DESK_JREC_CMD || (kind == DESK_JREC_CARRY && r->carry.part == 1)) {
+            strategy = kind == DESK_JREC_CMD ? r->cmd.strategy : r->carry.strategy;
             if (o && o->strategy < 0)
                 o->strategy = (int16_t)strategy;
         } else if (kind == DESK_JREC_REJECT) {
@@ -553,6 +596,8 @@ static int jc_cb(const desk_jrec_t *r, uint64_t off, void *ctx)
             int hit = kind == DESK_JREC_CMD ? r->cmd.cl_ord_id == c->clid
                       : kind == DESK_JREC_REJECT
                           ? r->reject.cl_ord_id == c->clid || r->reject.orig_cl_ord_id == c->clid
+                      : kind == DESK_JREC_CARRY
+                          ? (r->carry.part == 1 || r->carry.part == 3) && r->carry.a == c->clid
                           : 0;
             if (hit && match && o)
                 o->selected = 1;
@@ -587,7 +632,7 @@ static void jc_usage(FILE *f)
                "  -s, --strategy S    only strategy S (name or index)\n"
                "  -c, --clordid N     only ClOrdID N and the order it names\n"
                "  -k, --kind K        file, session, name, cmd, reject, event, balance,\n"
-               "                      break\n"
+               "                      break, snapshot, carry\n"
                "      --since T       2026-11-21T05:50:00Z, 05:50[:00] or @EPOCH_SECONDS\n");
 }
 

@@ -330,9 +330,10 @@ static void test_day_snapshot(void **state)
     r2->replaying = 1;
     uint32_t applied = 0;
     assert_true(desk_router_replay_file(r2, jr->path, &applied) > 0);
-    assert_true(applied > 0 && applied < n[DESK_JREC_EVENT] + n[DESK_JREC_SNAPSHOT] +
-                                              n[DESK_JREC_CARRY] + n[DESK_JREC_BALANCE] +
-                                              n[DESK_JREC_CMD] + n[DESK_JREC_REJECT]);
+    uint32_t total = 0; /* every record but FILE */
+    for (unsigned k = DESK_JREC_FILE + 1; k < DESK_JREC__COUNT; k++)
+        total += n[k];
+    assert_true(applied > 0 && applied + 2 <= total); /* the late fill and cancel: skipped */
     desk_router_replay_done(r2);
     r2->replaying = 0;
     assert_int_equal(r2->orders.live, r->orders.live);
