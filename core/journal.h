@@ -226,7 +226,8 @@ struct desk_jrec_cmd {
     uint64_t venue_cl;   /* venue ClOrdID number sent (desk_vcmd.cl_ord_id) */
     int64_t qty;         /* order quantity (REPLACE: new), 1e-8 */
     int64_t px;          /* limit price (REPLACE: new), 1e-8 */
-    int64_t stop_px;     /* stop price, 1e-8 */
+    int64_t stop_px;     /* stop price, 1e-8; a MARKET order: the price its
+                            cash was reserved at (0 for a sell) */
 };
 
 /* DESK_JREC_REJECT: a command refused before it reached a venue.  Its
@@ -271,7 +272,7 @@ struct desk_jrec_event {
 struct desk_jrec_balance {
     uint8_t kind;        /* DESK_JREC_BALANCE */
     uint8_t what;        /* DESK_JBAL_CASH or DESK_JBAL_POSITION */
-    uint8_t source;      /* DESK_JBAL_SEED or DESK_JBAL_RECONCILE */
+    uint8_t source;      /* DESK_JBAL_SEED, DESK_JBAL_RECONCILE or DESK_JBAL_SNAPSHOT */
     uint8_t pad0_;       /* zero */
     uint16_t connector;  /* connector index */
     uint16_t instrument; /* POSITION: instrument id */
@@ -579,7 +580,10 @@ static inline void desk_jrec_cmd_fill(desk_jrec_t *r, uint8_t type, const desk_o
     r->cmd.venue_cl = venue_cl;
     r->cmd.qty = qty;
     r->cmd.px = px;
-    r->cmd.stop_px = o->stop_px;
+    /* A MARKET order has no stop price: the field carries the price its
+     * cash was reserved at (the touch when the guard took it), so replay
+     * reserves what the router reserved. */
+    r->cmd.stop_px = o->ord_type == DESK_MARKET ? o->reserve_px : o->stop_px;
 }
 
 /* A REJECT record for command `c` of strategy `s`. */

@@ -51,6 +51,11 @@ const char *desk_break_kind_name(unsigned kind)
     }
 }
 
+static int64_t abs64(int64_t v)
+{
+    return v == INT64_MIN ? INT64_MAX : v < 0 ? -v : v;
+}
+
 static int find_break(const struct desk_recon_data *d, uint8_t kind, uint16_t c, uint32_t instr)
 {
     for (uint32_t k = 0; k < d->nbreaks; k++)
@@ -116,20 +121,15 @@ static void verdict(desk_recon_t *rc, struct found *f, uint8_t kind, uint16_t c,
         return;
     }
     struct desk_break *b = &d->open[k];
-    int64_t was = b->venue - b->desk, is = venue - desk;
+    int64_t was = desk_sat_sub(b->venue, b->desk), is = desk_sat_sub(venue, desk);
     int64_t tol = kind == DESK_BREAK_POSITION || kind == DESK_BREAK_ORDERS ? 0 : rc->cash_tolerance;
-    int moved = kind != DESK_BREAK_BUYING_POWER && (was - is > tol || is - was > tol);
+    int moved = kind != DESK_BREAK_BUYING_POWER && abs64(desk_sat_sub(was, is)) > tol;
     if (b->desk != desk || b->venue != venue)
         rc->dirty = 1;
     b->desk = desk;
     b->venue = venue;
     if (moved)
         transition(rc, f, kind, 1, c, instr, desk, venue);
-}
-
-static int64_t abs64(int64_t v)
-{
-    return v < 0 ? -v : v;
 }
 
 uint32_t desk_recon_compare(desk_recon_t *rc, uint32_t c, const struct desk_recon_box *box,
@@ -164,7 +164,7 @@ uint32_t desk_recon_compare(desk_recon_t *rc, uint32_t c, const struct desk_reco
         if (__builtin_sub_overflow(box->balance.cash, v->cash, &diff))
             diff = INT64_MAX;
         int bad = abs64(diff) > tol;
-        int confirmed = (rcc->have & HAVE_CASH) && abs64(rcc->cand_cash - diff) <= tol;
+        int confirmed = (rcc->have & HAVE_CASH) && abs64(desk_sat_sub(rcc->cand_cash, diff)) <= tol;
         rcc->have = (uint8_t)(bad ? rcc->have | HAVE_CASH : rcc->have & ~HAVE_CASH);
         rcc->cand_cash = diff;
         verdict(rc, &f, DESK_BREAK_CASH, cx, UINT32_MAX, v->cash, box->balance.cash, bad,
@@ -173,12 +173,12 @@ uint32_t desk_recon_compare(desk_recon_t *rc, uint32_t c, const struct desk_reco
         /* Buying power: only the dangerous side (the desk's above the
          * venue's), with room for a venue that reserves a little more for
          * open buys (their fees). */
-        int64_t desk_bp = v->cash - v->reserved, room = 0, excess;
+        int64_t desk_bp = desk_sat_sub(v->cash, v->reserved), room = 0, excess;
         (void)desk_fixed_muldiv(v->reserved > 0 ? v->reserved : 0, rc->bp_tolerance_bps, 10000,
                                 &room);
         if (__builtin_sub_overflow(desk_bp, box->balance.buying_power, &excess))
             excess = INT64_MAX;
-        bad = excess > tol + room;
+        bad = excess > desk_sat_add(tol, room);
         confirmed = (rcc->have & HAVE_BP) != 0;
         rcc->have = (uint8_t)(bad ? rcc->have | HAVE_BP : rcc->have & ~HAVE_BP);
         verdict(rc, &f, DESK_BREAK_BUYING_POWER, cx, UINT32_MAX, desk_bp,

@@ -1072,13 +1072,16 @@ static DESK_COLD int replay_carry(desk_router_t *r, const struct desk_jrec_carry
         r->uta_dirty = 1;
         return 0;
     }
-    if (k->part == 3 && k->a) {
+    if (k->part == 3 && (k->a || k->b)) {
+        /* A request deskd made itself (cancel-all) has no ClOrdID of the
+         * strategy's, only the venue's. */
         o->req_cl_ord_id = k->a;
         o->req_venue_cl = k->b;
         o->new_qty = (int64_t)k->c;
         o->new_px = (int64_t)k->d;
-        (void)desk_orders_clid_add(&r->orders, o->strategy, o->req_cl_ord_id,
-                                   desk_order_slot(o));
+        if (k->a)
+            (void)desk_orders_clid_add(&r->orders, o->strategy, o->req_cl_ord_id,
+                                       desk_order_slot(o));
         int64_t want = 0;
         if (o->status == DESK_OS_PENDING_REPLACE && o->side == DESK_BUY && o->new_qty > o->cum_qty)
             (void)desk_fixed_mul(o->new_px, o->new_qty - o->cum_qty, &want);
@@ -1265,11 +1268,17 @@ DESK_COLD int desk_router_replay(desk_router_t *r, const desk_jrec_t *rec)
             o->tif = c->tif;
             o->qty = c->qty;
             o->px = c->px;
-            o->stop_px = c->stop_px;
+            o->stop_px = c->ord_type == DESK_MARKET ? 0 : c->stop_px;
             o->leaves_qty = c->qty;
             o->venue_cl = c->venue_cl;
             open_qty(r, o, o->leaves_qty);
-            set_reserve(r, o, o->side == DESK_BUY ? o->px : 0);
+            /* The guard's reservation price: the limit, the stop of a STOP
+             * (the touch if it was already through: not journaled, so the
+             * stop), a MARKET's touch (journaled in stop_px). */
+            int64_t rpx = c->ord_type == DESK_MARKET ? c->stop_px
+                          : c->ord_type == DESK_STOP ? c->stop_px
+                                                     : c->px;
+            set_reserve(r, o, o->side == DESK_BUY && rpx > 0 ? rpx : 0);
             r->uta_dirty = 1;
             return 0;
         }

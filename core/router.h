@@ -31,7 +31,7 @@
  * microseconds at start and count up, so they do not repeat across restarts
  * unless more requests were sent than microseconds elapsed between the two
  * starts; recovery from the journal makes this exact (the counter continues
- * above every journaled number, desk_recover.h).
+ * above every journaled number, desk_router_replay()).
  *
  * Write-ahead journal (r->journal, optional): every command taken from a
  * strategy, every venue event taken and every seeded balance is pushed as one
@@ -172,9 +172,12 @@ void desk_router_seed_position(desk_router_t *r, uint32_t instrument, int64_t qt
  * Recovery: apply one journal record (in file order) to the order table, the
  * ClOrdID index, the UTA and the venue ClOrdID counter, as the router did
  * when it wrote it, without emitting events, journaling or sending anything.
- * CMD NEW takes the next order slot exactly as handle_new() did, so order ids
- * come out as they were (the connectors' events name them); a mismatch means
- * the journal does not describe this table: -EPROTO (refuse to start).
+ * CMD NEW (and a day snapshot's CARRY) restores the order at the very id
+ * the journal names (desk_orders_restore()), so order ids come out as they
+ * were (the connectors' events name them); a slot that already holds a live
+ * order, or a command deskd could not have sent, means the journal does not
+ * describe this table: -EPROTO (refuse to start).  DESK_JREC_SNAPSHOT BEGIN
+ * forgets the orders and the books (the snapshot carries them).
  * Call between desk_router_init() and attaching the journal; control thread,
  * before the router thread starts.  Returns 0 or -EPROTO (desk_errmsg()).
  */

@@ -56,7 +56,6 @@ extern "C" {
 /* Zero the account for these counts.  Cold. */
 void desk_uta_init(desk_uta_t *u, uint32_t nvenues, uint32_t ninstruments);
 
-/* Adjust the cash reserved at a venue by `delta` (negative releases). */
 /* a + b, clamped to the int64 range instead of overflowing (figures that
  * large only come from a damaged journal or a venue gone mad; the books stay
  * defined, and the guard refuses everything at such figures). */
@@ -77,6 +76,7 @@ static inline int64_t desk_sat_sub(int64_t a, int64_t b)
     return r;
 }
 
+/* Adjust the cash reserved at a venue by `delta` (negative releases). */
 static inline void desk_uta_reserve(desk_uta_t *u, uint16_t venue, int64_t delta)
 {
     u->venue[venue].reserved = desk_sat_add(u->venue[venue].reserved, delta);

@@ -42,10 +42,13 @@
 #define DESK_SHM_MAX_STRATEGIES 32
 #define DESK_SHM_OPEN_ORDERS 1024 /* open orders shown by desk status */
 #define DESK_SHM_REJECT_SLOTS 32  /* >= DESK_REJ__COUNT */
-#define DESK_SHM_BREAKS 64        /* open reconciliation breaks shown by desk status */
+#define DESK_SHM_BREAKS 320       /* open reconciliation breaks: room for every one (each
+                                     instrument, and cash, buying power and orders of
+                                     each connector) */
 #define DESK_SHM_BREAK_LOG 64     /* break transitions kept for the control thread's log */
 
 DESK_STATIC_ASSERT(DESK_REJ__COUNT <= DESK_SHM_REJECT_SLOTS);
+DESK_STATIC_ASSERT(DESK_SHM_BREAKS >= DESK_SHM_MAX_INSTRUMENTS + 3 * DESK_SHM_MAX_CONNECTORS);
 
 /* Latency stages measured by the router (W: router thread). */
 enum desk_stage {

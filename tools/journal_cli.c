@@ -518,7 +518,7 @@ static void print_rec(struct jc *c, const desk_jrec_t *r, uint64_t off, int stra
             if (r->carry.c || c->json)
                 put_fixed(&l, "stop_px", (int64_t)r->carry.c);
             put_fixed(&l, "cum_qty", (int64_t)r->carry.d);
-        } else if (r->carry.a || c->json) {
+        } else if (r->carry.a || r->carry.b || c->json) {
             put_u64(&l, "req_cl_ord_id", r->carry.a);
             put_u64(&l, "req_venue_cl", r->carry.b);
             put_fixed(&l, "new_qty", (int64_t)r->carry.c);

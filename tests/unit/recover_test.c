@@ -315,6 +315,13 @@ static void test_day_snapshot(void **state)
     }
     assert_int_equal(dup, 1);
     assert_int_equal(new3, 1);
+    /* A MARKET buy the venue has not answered: its cash is held at the touch
+     * the guard saw, and replay must hold the same. */
+    assert_int_equal(desk_submit_new(cl, 5, 0, DESK_BUY, DESK_MARKET, DESK_IOC, TD_QTY(0.01), 0,
+                                     0),
+                     0);
+    drive_no_venue();
+    assert_true(desk_orders_by_clid(&r->orders, 0, 5)->reserved > 0);
     assert_int_equal(desk_journal_stop(jr), 0);
 
     /* Day 2's file: FILE, the late fill and cancel, then the snapshot. */
@@ -337,11 +344,11 @@ static void test_day_snapshot(void **state)
     desk_router_replay_done(r2);
     r2->replaying = 0;
     assert_int_equal(r2->orders.live, r->orders.live);
-    assert_int_equal(r2->orders.live, 2); /* order 1 and today's order 3 */
+    assert_int_equal(r2->orders.live, 3); /* order 1, today's order 3, the market buy 5 */
     for (uint64_t clid = 1; clid <= 4; clid++)
         assert_int_equal(desk_orders_clid_seen(&r2->orders, 0, clid),
                          desk_orders_clid_seen(&r->orders, 0, clid));
-    for (uint64_t clid = 1; clid <= 3; clid += 2) {
+    for (uint64_t clid = 1; clid <= 5; clid += 2) {
         desk_order_t *a = desk_orders_by_clid(&r->orders, 0, clid);
         desk_order_t *b = desk_orders_by_clid(&r2->orders, 0, clid);
         assert_non_null(a);
