@@ -92,38 +92,37 @@ static int journal_open(struct deskd *d)
     if (scan.torn_bytes)
         desk_log("journal: cut a torn tail of %llu bytes (crash during a write)",
                  (unsigned long long)scan.torn_bytes);
-    rc = desk_router_replay_file(&d->router, d->journal->path, &d->recovered);
-    if (rc < 0)
-        return DESK_ERR(rc, "journal replay of %s: %s", d->journal->path, desk_errmsg());
-    uint32_t today = d->journal->file_day, prev = 0;
-    int carried = 0;
+    /* Recovery: today's file, and the days before it back to one that
+     * replays on its own (desk_router_recover). */
+    uint32_t today = d->journal->file_day;
+    desk_recovery_t rv;
     char path[DESK_PATH_MAX + DESK_NAME_MAX + 32];
-    snprintf(path, sizeof path, "%s", d->journal->path);
-    if (d->recovered == 0 && (rc = desk_journal_prev_day(dir, cfg->name, today, &prev)) > 0) {
-        /* A new day with nothing journaled yet: what the last day left open
-         * (GTC orders, positions, cash) is carried over, then written at
-         * the head of today's file so that today replays on its own. */
-        if (desk_journal_path(path, sizeof path, dir, cfg->name, prev) < 0)
-            return DESK_ERR(-ENAMETOOLONG, "journal path");
-        rc = desk_router_replay_file(&d->router, path, &d->recovered);
-        if (rc == -EBADMSG)
-            return DESK_ERR(rc, "journal %s is corrupt: refusing to start (an operator must "
-                            "look at the file)", path);
-        if (rc < 0)
-            return DESK_ERR(rc, "journal replay of %s: %s", path, desk_errmsg());
+    int carried = 0;
+    rc = desk_router_recover(&d->router, dir, cfg->name, today, &rv);
+    if (rc < 0)
+        return DESK_ERR(rc, "journal: %s", desk_errmsg());
+    d->recovered = rv.applied;
+    if (rv.torn_snapshots)
+        desk_log("journal: %u day snapshot(s) cut short by a crash were ignored",
+                 rv.torn_snapshots);
+    uint32_t nchain = rv.files;
+    if (nchain > 1) {
+        /* The books come from earlier days: write them at the head of
+         * what today's file replays, so that today replays on its own. */
         desk_router_replay_done(&d->router);
-        d->router.day = prev;
+        d->router.day = rv.carry_day;
         d->router.replaying = 0;
         d->router.journal = d->journal;
         rc = desk_router_new_day(&d->router, today);
         if (rc < 0)
-            return DESK_ERR(rc, "journal: cannot carry %08u into today's journal", prev);
+            return DESK_ERR(rc, "journal: cannot carry %08u into today's journal",
+                            rv.carry_day);
         carried = 1;
+        if (desk_journal_path(path, sizeof path, dir, cfg->name, rv.carry_day) < 0)
+            return DESK_ERR(-ENAMETOOLONG, "journal path");
         desk_log("journal: a new day: carried %u open order(s), cash and positions from %s "
                  "into today's journal",
                  d->router.orders.live, path);
-    } else if (rc < 0) {
-        return DESK_ERR(rc, "journal: %s", desk_errmsg());
     }
     desk_router_replay_done(&d->router);
     d->router.day = today;
@@ -131,7 +130,8 @@ static int journal_open(struct deskd *d)
     if (d->recovered)
         desk_log("journal: recovered %u records from %s: %u orders open, %u in flight; venue "
                  "ClOrdIDs continue at %llu",
-                 d->recovered, path, d->router.orders.live,
+                 d->recovered, nchain > 1 ? "today's and earlier journals" : d->journal->path,
+                 d->router.orders.live,
                  desk_router_inflight(&d->router), (unsigned long long)d->router.next_venue_cl);
     desk_jrec_t rec;
     memset(&rec, 0, sizeof rec);

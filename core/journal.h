@@ -110,6 +110,8 @@
 #define DESK_JOURNAL_FRAME 72u    /* bytes of one frame on disk: len, crc, record */
 #define DESK_JOURNAL_SLOTS 65536u /* default ring capacity (4 MiB) */
 #define DESK_JOURNAL_BATCH 1024u  /* records per write(2), at most */
+#define DESK_JOURNAL_CHAIN_MAX 32u /* days recovery reads back looking for one that
+                                      replays on its own (deskd refuses beyond) */
 
 /* Record kinds (the first byte of every record).  Append only: on disk. */
 typedef enum desk_jrec_kind {

@@ -1356,39 +1356,143 @@ DESK_COLD void desk_router_replay_done(desk_router_t *r)
     desk_orders_rebuild_free(&r->orders);
 }
 
-struct replay_file {
-    desk_router_t *r;
-    uint64_t from;    /* offset of the last SNAPSHOT BEGIN (0: none) */
-    uint32_t applied; /* records replayed (FILE not counted) */
+/* What one pass over a journal file finds (desk_router_scan_file). */
+struct scan_file {
+    desk_replay_info_t *info;
+    uint64_t open_off;   /* offset of a BEGIN not yet ended, UINT64_MAX if none */
+    uint32_t open_live;  /* its nlive */
+    uint32_t carries;    /* CARRY records since it */
+    int bad;             /* a snapshot whose END does not match its BEGIN */
 };
 
-static int find_begin_cb(const desk_jrec_t *rec, uint64_t off, void *ctx)
+static int scan_file_cb(const desk_jrec_t *rec, uint64_t off, void *ctx)
 {
-    struct replay_file *f = ctx;
-    if (rec->head.kind == DESK_JREC_SNAPSHOT && rec->snap.what == DESK_JSNAP_BEGIN)
-        f->from = off;
+    struct scan_file *f = ctx;
+    desk_replay_info_t *in = f->info;
+
+    if (rec->head.kind == DESK_JREC_FILE)
+        return 0;
+    if (in->records++ == 0)
+        in->first_kind = rec->head.kind;
+    if (rec->head.kind == DESK_JREC_CARRY)
+        f->carries++;
+    if (rec->head.kind != DESK_JREC_SNAPSHOT)
+        return 0;
+    if (rec->snap.what == DESK_JSNAP_BEGIN) {
+        f->open_off = off;
+        f->open_live = rec->snap.nlive;
+        f->carries = 0;
+    } else if (rec->snap.what == DESK_JSNAP_END && f->open_off != UINT64_MAX) {
+        if (rec->snap.nlive != f->open_live || f->carries != 3 * f->open_live)
+            f->bad = 1;
+        in->from = f->open_off; /* the latest complete snapshot */
+        in->snapshot = 1;
+        f->open_off = UINT64_MAX;
+    }
     return 0;
 }
+
+DESK_COLD int desk_router_scan_file(const char *path, desk_replay_info_t *info)
+{
+    struct scan_file f = {.info = info, .open_off = UINT64_MAX};
+
+    memset(info, 0, sizeof *info);
+    info->until = UINT64_MAX;
+    int rc = desk_journal_replay(path, scan_file_cb, &f);
+    if (rc < 0)
+        return rc;
+    if (f.bad)
+        return DESK_ERR(-EPROTO, "journal %s: a day snapshot's END does not match its BEGIN "
+                        "(live orders or CARRY records)", path);
+    if (f.open_off != UINT64_MAX) {
+        /* A snapshot cut short by a crash: it ends the file, and is ignored
+         * (the state it was carrying is still in the records before it and
+         * in the files before this one). */
+        info->until = f.open_off;
+        info->torn_snapshot = 1;
+    }
+    return rc;
+}
+
+struct replay_file {
+    desk_router_t *r;
+    desk_replay_info_t *info;
+};
 
 static int replay_file_cb(const desk_jrec_t *rec, uint64_t off, void *ctx)
 {
     struct replay_file *f = ctx;
-    if (off < f->from || rec->head.kind == DESK_JREC_FILE)
-        return 0; /* written late for the previous day: the snapshot holds it */
-    f->applied++;
+    if (off < f->info->from || off >= f->info->until || rec->head.kind == DESK_JREC_FILE)
+        return 0; /* before the snapshot (already in it), or a snapshot cut short */
+    f->info->applied++;
     return desk_router_replay(f->r, rec);
 }
 
-DESK_COLD int desk_router_replay_file(desk_router_t *r, const char *path, uint32_t *applied)
+DESK_COLD int desk_router_replay_file(desk_router_t *r, const char *path, desk_replay_info_t *info)
 {
-    struct replay_file f = {.r = r};
-    int rc = desk_journal_replay(path, find_begin_cb, &f);
+    desk_replay_info_t local;
+    desk_replay_info_t *in = info ? info : &local;
+    int rc = desk_router_scan_file(path, in);
 
-    if (rc >= 0)
-        rc = desk_journal_replay(path, replay_file_cb, &f);
-    if (applied)
-        *applied += f.applied;
-    return rc;
+    if (rc < 0)
+        return rc;
+    struct replay_file f = {.r = r, .info = in};
+    return desk_journal_replay(path, replay_file_cb, &f);
+}
+
+DESK_COLD int desk_router_recover(desk_router_t *r, const char *dir, const char *desk,
+                                  uint32_t today, desk_recovery_t *out)
+{
+    uint32_t chain[DESK_JOURNAL_CHAIN_MAX], n = 0;
+    desk_replay_info_t info;
+    char path[DESK_PATH_MAX + DESK_NAME_MAX + 32];
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if (desk_journal_path(path, sizeof path, dir, desk, today) < 0)
+        return -ENAMETOOLONG;
+    rc = desk_router_scan_file(path, &info);
+    if (rc == -ENOENT)
+        memset(&info, 0, sizeof info);
+    else if (rc < 0)
+        return DESK_ERR(rc, "%s: %s", path, desk_errmsg());
+    chain[n++] = today;
+    for (uint32_t before = today; !desk_replay_self_contained(&info);) {
+        uint32_t prev = 0;
+        if ((rc = desk_journal_prev_day(dir, desk, before, &prev)) < 0)
+            return rc;
+        if (rc == 0)
+            break; /* no earlier day: this is where the desk began */
+        before = prev;
+        if (desk_journal_path(path, sizeof path, dir, desk, prev) < 0)
+            return -ENAMETOOLONG;
+        if ((rc = desk_router_scan_file(path, &info)) == -EBADMSG)
+            return DESK_ERR(rc, "%s is corrupt: refusing to start (an operator must look at "
+                            "the file)", path);
+        if (rc < 0)
+            return DESK_ERR(rc, "%s: %s", path, desk_errmsg());
+        if (info.records == 0)
+            continue; /* a file deskd opened and never wrote to */
+        if (n == DESK_JOURNAL_CHAIN_MAX)
+            return DESK_ERR(-E2BIG, "more than %u days without a day snapshot before %08u: "
+                            "refusing to guess", DESK_JOURNAL_CHAIN_MAX, prev);
+        chain[n++] = prev;
+    }
+    for (uint32_t k = n; k-- > 0;) {
+        if (desk_journal_path(path, sizeof path, dir, desk, chain[k]) < 0)
+            return -ENAMETOOLONG;
+        rc = desk_router_replay_file(r, path, &info);
+        if (rc == -ENOENT && k == 0)
+            continue; /* today's file is not there yet (tests) */
+        if (rc < 0)
+            return DESK_ERR(rc, "replay of %s: %s", path, desk_errmsg());
+        out->applied += info.applied;
+        out->torn_snapshots += info.torn_snapshot;
+    }
+    out->files = n;
+    out->from_day = chain[n - 1];
+    out->carry_day = n > 1 ? chain[1] : 0;
+    return 0;
 }
 
 DESK_COLD int desk_router_recover_send(desk_router_t *r, uint32_t c)

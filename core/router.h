@@ -183,17 +183,73 @@ void desk_router_seed_position(desk_router_t *r, uint32_t instrument, int64_t qt
  */
 int desk_router_replay(desk_router_t *r, const desk_jrec_t *rec);
 
+/* What a journal file holds, for recovery (desk_router_scan_file). */
+typedef struct desk_replay_info {
+    uint32_t records;      /* records but the FILE record */
+    uint32_t applied;      /* records replayed by desk_router_replay_file() */
+    uint64_t from;         /* replay starts at this offset: the last complete day
+                              snapshot's BEGIN, else 0 */
+    uint64_t until;        /* and stops before this one: a snapshot cut short at the
+                              end of the file, else UINT64_MAX */
+    uint8_t first_kind;    /* kind of the first record after FILE; 0: none */
+    uint8_t snapshot;      /* the file holds a complete day snapshot */
+    uint8_t torn_snapshot; /* it ends in a day snapshot cut short by a crash */
+} desk_replay_info_t;
+
+/* A file replays on its own (self-contained) when it holds a complete day
+ * snapshot, or when deskd started on it from nothing (its first record is
+ * a SESSION); otherwise it continues the day before's file (deskd crashed
+ * after midnight before writing the snapshot) and that file is needed too. */
+static inline int desk_replay_self_contained(const desk_replay_info_t *in)
+{
+    return in->snapshot || in->first_kind == DESK_JREC_SESSION;
+}
+
+/*
+ * Scan a journal file for recovery: counts, its first record's kind, where
+ * its last complete day snapshot begins (BEGIN ... END with 3 CARRY records
+ * per live order: else -EPROTO, the file is not one deskd wrote), and a
+ * snapshot cut short at its end.  Returns what desk_journal_replay()
+ * returns.  Any thread.  Cold.
+ */
+int desk_router_scan_file(const char *path, desk_replay_info_t *info);
+
 /*
  * Recovery from one journal file: every record through desk_router_replay(),
- * starting at the file's last day snapshot (SNAPSHOT BEGIN) when it has one:
- * records before it were written late for the previous day and are already
- * in the state the snapshot carries.  *applied (may be NULL) grows by the
- * records replayed (the FILE record not counted).  Returns what
- * desk_journal_replay() returns, or the first error of desk_router_replay()
- * (-EPROTO).  Call desk_router_replay_done() after the last file.  Control
+ * from its last complete day snapshot (records before it were written late
+ * for the previous day and are already in the state it carries) up to a
+ * snapshot cut short at its end (ignored).  *info (may be NULL) receives
+ * the scan and the count of records replayed.  Returns what
+ * desk_journal_replay() returns, -EPROTO from the scan, or the first error
+ * of desk_router_replay() (-EPROTO).  Call desk_router_replay_done() after
+ * the last file.  Control thread, before the router thread starts.  Cold.
+ */
+int desk_router_replay_file(desk_router_t *r, const char *path, desk_replay_info_t *info);
+
+/* What desk_router_recover() did. */
+typedef struct desk_recovery {
+    uint32_t files;          /* journal files replayed (today's counted, even empty) */
+    uint32_t from_day;       /* the oldest day replayed (YYYYMMDD) */
+    uint32_t carry_day;      /* the newest earlier day replayed, 0 if only today's:
+                                then the caller carries it with desk_router_new_day() */
+    uint32_t applied;        /* records replayed */
+    uint32_t torn_snapshots; /* day snapshots cut short by a crash, ignored */
+} desk_recovery_t;
+
+/*
+ * Recovery at start: replay today's journal file (desk `desk`, in `dir`)
+ * and, when it does not replay on its own (empty: deskd was down at
+ * midnight; or only records that continue yesterday's: deskd crashed after
+ * midnight before its day snapshot), the days before it, back to the first
+ * that does (desk_replay_self_contained; empty files are skipped; at most
+ * DESK_JOURNAL_CHAIN_MAX days), oldest first.  Returns 0 with *out, or
+ * -EPROTO / -EBADMSG / -E2BIG / -errno with desk_errmsg().  The caller
+ * calls desk_router_replay_done() and, when out->carry_day, writes the
+ * carried books into today's file with desk_router_new_day().  Control
  * thread, before the router thread starts.  Cold.
  */
-int desk_router_replay_file(desk_router_t *r, const char *path, uint32_t *applied);
+int desk_router_recover(desk_router_t *r, const char *dir, const char *desk, uint32_t today,
+                        desk_recovery_t *out);
 
 /* Recovery: the replay is over (after the last desk_router_replay()): the
  * order table's free list is rebuilt around the recovered orders.  Cold. */

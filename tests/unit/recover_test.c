@@ -17,8 +17,11 @@
  *   - a torn tail (a half-written frame) is cut at open and the records
  *     before it replay unchanged;
  *   - a new trading day: the day snapshot at the head of the new file
- *     replays on its own to the same books (test_day_snapshot), and the
- *     previous day's file is found by date (test_prev_day).
+ *     replays on its own to the same books (test_day_snapshot); a crash
+ *     after midnight before or while the snapshot is written recovers from
+ *     the day before plus today's records, and a snapshot that does not
+ *     add up is refused (crash_after_midnight); the previous day's file is
+ *     found by date (test_prev_day).
  */
 #include <fcntl.h>
 #include <setjmp.h>
@@ -228,6 +231,163 @@ static uint64_t order_of(uint64_t clid)
     return o->order_id;
 }
 
+/* ---- crashes around midnight ------------------------------------------------ */
+
+struct offs {
+    uint64_t begin, end; /* offsets of the SNAPSHOT BEGIN and END frames */
+};
+
+static int offs_cb(const desk_jrec_t *rec, uint64_t off, void *ctx)
+{
+    struct offs *o = ctx;
+    if (rec->head.kind == DESK_JREC_SNAPSHOT)
+        *(rec->snap.what == DESK_JSNAP_BEGIN ? &o->begin : &o->end) = off;
+    return 0;
+}
+
+/* Copy the first `bytes` of src to dst. */
+static void copy_prefix(const char *src, const char *dst, uint64_t bytes)
+{
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[4096];
+    while (bytes > 0) {
+        size_t n = fread(buf, 1, bytes < sizeof buf ? (size_t)bytes : sizeof buf, in);
+        assert_true(n > 0);
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+        bytes -= n;
+    }
+    fclose(in);
+    fclose(out);
+}
+
+/* A fresh router that recovered `dir`'s desk as deskd does at start on day
+ * 25000102 (chain of days, then the new-day figures). */
+static desk_router_t *recovered(const char *dir, desk_recovery_t *rv)
+{
+    desk_router_t *x = calloc(1, sizeof *x);
+    assert_non_null(x);
+    assert_int_equal(desk_router_init(x, td.cfg, td.main), 0);
+    x->replaying = 1;
+    int rc = desk_router_recover(x, dir, td.name, 25000102, rv);
+    if (rc != 0)
+        fail_msg("desk_router_recover: %d %s", rc, desk_errmsg());
+    desk_router_replay_done(x);
+    x->replaying = 0;
+    if (rv->carry_day) {
+        x->day = rv->carry_day;
+        assert_int_equal(desk_router_new_day(x, 25000102), 0); /* no journal: figures only */
+    }
+    return x;
+}
+
+static void same_books(desk_router_t *a, desk_router_t *b)
+{
+    assert_int_equal(a->orders.live, b->orders.live);
+    for (const desk_order_t *o = desk_orders_live_first(&a->orders); o;
+         o = desk_orders_live_next(&a->orders, o)) {
+        const desk_order_t *p = desk_orders_by_id(&b->orders, o->order_id);
+        assert_non_null(p);
+        assert_int_equal(o->status, p->status);
+        assert_true(o->cum_qty == p->cum_qty && o->leaves_qty == p->leaves_qty);
+        assert_true(o->reserved == p->reserved && o->req_venue_cl == p->req_venue_cl);
+    }
+    for (uint64_t clid = 1; clid <= 5; clid++)
+        assert_int_equal(desk_orders_clid_seen(&a->orders, 0, clid),
+                         desk_orders_clid_seen(&b->orders, 0, clid));
+    assert_true(a->uta.venue[0].cash == b->uta.venue[0].cash);
+    assert_true(a->uta.venue[0].reserved == b->uta.venue[0].reserved);
+    assert_true(a->uta.venue[0].realized_pnl == b->uta.venue[0].realized_pnl);
+    assert_true(a->uta.pos[0].qty == b->uta.pos[0].qty);
+    assert_true(a->uta.pos[0].avg_px == b->uta.pos[0].avg_px);
+    assert_true(a->uta.pos[0].open_buy == b->uta.pos[0].open_buy);
+    assert_true(a->uta.pos[0].open_sell == b->uta.pos[0].open_sell);
+}
+
+/*
+ * deskd crashed after midnight: (a) before its day snapshot: day 2's file
+ * holds only records that continue day 1's, so recovery replays day 1 then
+ * day 2; (b) while writing it: the snapshot cut short is ignored, the same
+ * way.  Both give the books the complete snapshot carries.  (c) A snapshot
+ * whose END does not match its BEGIN is refused.  From the day 1 and day 2
+ * files test_day_snapshot wrote.
+ */
+static void crash_after_midnight(const char *day1, const char *day2)
+{
+    char dir[128], d1[256], d2[256];
+    struct offs o = {0};
+    desk_recovery_t rv;
+
+    assert_true(desk_journal_replay(day2, offs_cb, &o) > 0);
+    assert_true(o.begin > 0 && o.end > o.begin);
+    snprintf(dir, sizeof dir, "/tmp/desk-recover-crash-%d", (int)getpid());
+    assert_int_equal(mkdir(dir, 0700), 0);
+    desk_journal_path(d1, sizeof d1, dir, td.name, 25000101);
+    desk_journal_path(d2, sizeof d2, dir, td.name, 25000102);
+
+    /* The reference: day 2's file up to the end of its snapshot, alone. */
+    copy_prefix(day2, d2, o.end + DESK_JOURNAL_FRAME);
+    desk_router_t *ref = recovered(dir, &rv);
+    assert_int_equal(rv.files, 1);
+    assert_int_equal(rv.carry_day, 0);
+
+    /* (a) Cut just before the snapshot, with day 1 beside it. */
+    struct stat st1;
+    assert_int_equal(stat(day1, &st1), 0);
+    copy_prefix(day1, d1, (uint64_t)st1.st_size);
+    copy_prefix(day2, d2, o.begin);
+    desk_router_t *gap = recovered(dir, &rv);
+    assert_int_equal(rv.files, 2);
+    assert_int_equal(rv.carry_day, 25000101);
+    assert_int_equal(rv.torn_snapshots, 0);
+    same_books(ref, gap);
+
+    /* (b) Cut inside the snapshot (BEGIN and the NAME records made it). */
+    copy_prefix(day2, d2, o.begin + 3 * DESK_JOURNAL_FRAME);
+    desk_router_t *torn = recovered(dir, &rv);
+    assert_int_equal(rv.files, 2);
+    assert_int_equal(rv.torn_snapshots, 1);
+    same_books(ref, torn);
+
+    /* (c) BEGIN and END without the CARRY records between them. */
+    FILE *f = fopen(d2, "wb");
+    assert_non_null(f);
+    fclose(f);
+    {
+        desk_journal_t *j = NULL;
+        desk_journal_opts_t jo = {0};
+        g_wall = DAY1_NS + DAY_NS + UINT64_C(5000000000);
+        jo.dir = dir;
+        jo.desk = td.name;
+        jo.policy.fsync = DESK_FSYNC_NONE;
+        jo.wall_ns = test_wall;
+        unlink(d2);
+        assert_int_equal(desk_journal_open(&j, &jo, NULL), 0);
+        desk_jrec_t rec;
+        memset(&rec, 0, sizeof rec);
+        rec.snap.kind = DESK_JREC_SNAPSHOT;
+        rec.snap.what = DESK_JSNAP_BEGIN;
+        rec.snap.nlive = 1;
+        assert_int_equal(desk_journal_push(j, &rec), 0);
+        rec.snap.what = DESK_JSNAP_END;
+        assert_int_equal(desk_journal_push(j, &rec), 0);
+        assert_int_equal(desk_journal_stop(j), 0);
+        desk_journal_close(j);
+    }
+    desk_replay_info_t ri;
+    assert_int_equal(desk_router_scan_file(d2, &ri), -EPROTO);
+
+    desk_router_t *all[] = {ref, gap, torn};
+    for (size_t k = 0; k < 3; k++) {
+        desk_router_fini(all[k]);
+        free(all[k]);
+    }
+    unlink(d1);
+    unlink(d2);
+    rmdir(dir);
+}
+
 /*
  * deskd runs across UTC midnight: the journal rolls to a new file, and the
  * router writes the carried state (day snapshot) at its head.  Replaying the
@@ -335,8 +495,10 @@ static void test_day_snapshot(void **state)
     assert_non_null(r2);
     assert_int_equal(desk_router_init(r2, td.cfg, td.main), 0);
     r2->replaying = 1;
-    uint32_t applied = 0;
-    assert_true(desk_router_replay_file(r2, jr->path, &applied) > 0);
+    desk_replay_info_t ri;
+    assert_true(desk_router_replay_file(r2, jr->path, &ri) > 0);
+    uint32_t applied = ri.applied;
+    assert_true(ri.snapshot && !ri.torn_snapshot && ri.from > 0);
     uint32_t total = 0; /* every record but FILE */
     for (unsigned k = DESK_JREC_FILE + 1; k < DESK_JREC__COUNT; k++)
         total += n[k];
@@ -381,9 +543,10 @@ static void test_day_snapshot(void **state)
     desk_journal_close(jr);
     jr = NULL;
     r->journal = NULL;
-    unlink(day1_path);
     char p2[sizeof day1_path];
     desk_journal_path(p2, sizeof p2, jdir, td.name, 25000102);
+    crash_after_midnight(day1_path, p2);
+    unlink(day1_path);
     unlink(p2);
     rmdir(jdir);
 }
