@@ -42,6 +42,9 @@ struct deskd {
     int pidfd[DESK_MAX_STRATEGIES];                  /* pidfd of last_pid's process, -1 none */
     uint8_t exited[DESK_MAX_STRATEGIES];             /* last_pid's process was seen to exit */
     uint8_t stale[DESK_MAX_STRATEGIES];              /* its heartbeat is stale (logged) */
+    uint8_t dead[DESK_MAX_STRATEGIES];               /* declared disconnected by a stale
+                                                        heartbeat: gone until it attaches
+                                                        again */
     uint8_t no_pidfd;                                /* pidfd_open unavailable: kill(pid, 0) */
     desk_loss_trip_t loss_trip;                      /* the daily-loss HALT's edge detector */
     desk_journal_t *journal;                         /* the write-ahead journal (owned) */
@@ -475,12 +478,13 @@ static void check_strategies(struct deskd *d)
             desk_log("strategy %s: attached (pid %d)", sc->name, (int)pid);
             watch_process(d, s, pid);
             d->stale[s] = 0;
+            d->dead[s] = 0;
         } else if (pid <= 0) {
             close_pidfd(d, s);
         }
         int proc = pid > 0 && process_alive(d, s, pid);
         uint64_t stale_ms = proc ? desk_control_hb_stale_ms(now, hb, sc->heartbeat_timeout_ms) : 0;
-        int alive = proc && stale_ms == 0;
+        int alive = proc && stale_ms == 0 && !d->dead[s];
         uint32_t was = atomic_load_explicit(&rs->alive, memory_order_relaxed);
         int cancel = 0;
 
@@ -489,8 +493,16 @@ static void check_strategies(struct deskd *d)
                      "%u): treated as disconnected",
                      sc->name, (unsigned long long)stale_ms, (int)pid, sc->heartbeat_timeout_ms);
             cancel = 1; /* even if never seen alive: it may have sent orders */
+            /* Gone for this attachment: it missed events, so its own books
+             * are wrong.  Its new orders are refused until it attaches
+             * again (the router compares the epoch). */
+            d->dead[s] = 1;
+            atomic_store_explicit(&rs->stale_epoch, epoch, memory_order_relaxed);
         } else if (!stale_ms && d->stale[s] && proc) {
-            desk_log("strategy %s: heartbeat resumed (pid %d): alive again", sc->name, (int)pid);
+            desk_log("strategy %s: heartbeat resumed (pid %d), but it was stale: its orders "
+                     "were cancelled and its events dropped; its new orders are refused "
+                     "(STRATEGY_GONE) until it attaches again",
+                     sc->name, (int)pid);
         }
         if ((was || d->stale[s] || attached) && !proc) {
             desk_log("strategy %s: pid %d %s", sc->name, (int)(attached ? pid : d->last_pid[s]),
@@ -505,7 +517,8 @@ static void check_strategies(struct deskd *d)
             request_cancel_all(d, s);
         }
         /* Gone: it died, detached or went stale after being seen alive.  It
-         * stays gone until it is alive again. */
+         * stays gone until it is alive again (after a stale spell: until it
+         * attaches again). */
         if (alive)
             atomic_store_explicit(&rs->gone, 0, memory_order_relaxed);
         else if (was || pid != 0)

@@ -19,7 +19,7 @@ const char *desk_reject_name(unsigned r)
         "BUYING_POWER",   "VENUE_CASH",         "DAILY_LOSS",       "RATE_LIMIT",
         "DUPLICATE_CLORDID", "KILL_SWITCH",     "REDUCE_ONLY",      "CONNECTOR_DOWN",
         "UNKNOWN_ORDER",  "ORDER_NOT_OPEN",     "ORDER_TABLE_FULL", "VENUE",
-        "BAD_COMMAND",    "PENDING",            "RECONCILING"};
+        "BAD_COMMAND",    "PENDING",            "RECONCILING",      "STRATEGY_GONE"};
     return r < DESK_REJ__COUNT ? n[r] : "?";
 }
 

@@ -108,6 +108,7 @@ DESK_COLD int desk_router_attach_strategy(desk_router_t *r, uint32_t i, struct d
                                    (size_t)seg->event_ring_bytes);
     if (rc < 0)
         return rc;
+    r->strat[i].seg = seg;
     r->strat[i].attached = 1;
     return 0;
 }
@@ -383,6 +384,15 @@ static int cmd_connector(desk_router_t *r, uint32_t s, const desk_cmd_t *c)
 
 /* ---- commands from strategies ------------------------------------------- */
 
+/* 1 if strategy s was declared disconnected in its current attachment. */
+static inline int strat_gone(const desk_router_t *r, uint32_t s)
+{
+    /* Relaxed: the epoch is compared, nothing is published through it. */
+    uint64_t se = atomic_load_explicit(&r->strat[s].stale_epoch, memory_order_relaxed);
+    return DESK_UNLIKELY(se != 0) &&
+           se == atomic_load_explicit(&r->strat[s].seg->attach_epoch, memory_order_relaxed);
+}
+
 static void handle_new(desk_router_t *r, uint32_t s, const desk_cmd_t *c, uint64_t now)
 {
     desk_quote_t q;
@@ -398,6 +408,11 @@ static void handle_new(desk_router_t *r, uint32_t s, const desk_cmd_t *c, uint64
     if (DESK_UNLIKELY(atomic_load_explicit(&r->reconciling, memory_order_relaxed))) {
         (void)desk_orders_clid_add(&r->orders, (uint16_t)s, c->cl_ord_id, UINT32_MAX);
         reject_cmd(r, s, c, DESK_REJ_RECONCILING, 0);
+        return;
+    }
+    if (strat_gone(r, s)) {
+        (void)desk_orders_clid_add(&r->orders, (uint16_t)s, c->cl_ord_id, UINT32_MAX);
+        reject_cmd(r, s, c, DESK_REJ_STRATEGY_GONE, 0);
         return;
     }
     if (in && desk_seqlock_read(&r->quotes[in->id].lock, &q, &r->quotes[in->id].q, sizeof q))
@@ -491,6 +506,10 @@ static void handle_cancel_replace(desk_router_t *r, uint32_t s, const desk_cmd_t
     }
     if (conn_health(r, o->connector) != DESK_UP) {
         reject_cmd(r, s, c, DESK_REJ_CONNECTOR_DOWN, o->order_id);
+        return;
+    }
+    if (c->type == DESK_CMD_REPLACE && strat_gone(r, s)) {
+        reject_cmd(r, s, c, DESK_REJ_STRATEGY_GONE, o->order_id);
         return;
     }
     if (c->type == DESK_CMD_CANCEL) {

@@ -70,6 +70,12 @@ typedef struct desk_router_strat {
                                        W: control */
     _Atomic uint32_t cancel_all;    /* request to cancel its orders; W: control
                                        sets, router clears */
+    _Atomic uint64_t stale_epoch;   /* nonzero: the attach_epoch in which the control
+                                       thread declared it disconnected (stale
+                                       heartbeat): its NEW and REPLACE commands are
+                                       refused with DESK_REJ_STRATEGY_GONE until it
+                                       attaches again.  W: control */
+    struct desk_strat_hdr *seg;     /* its segment (attach_epoch), borrowed */
     uint8_t attached;               /* rings are set up */
     uint8_t cancel_on_disconnect;   /* from desk.toml */
 } desk_router_strat_t;

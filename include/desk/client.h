@@ -125,6 +125,10 @@ int desk_submit_replace(desk_client_t *c, uint64_t cl_ord_id, uint64_t orig_cl_o
 /*
  * Copy up to `max` events from the event ring into out[], oldest first, and
  * refresh this strategy's heartbeat.  Returns how many (0 if none).  Hot.
+ * Call it at least every heartbeat_timeout_ms ([[strategy]] in desk.toml,
+ * default 5000): a strategy that does not is taken as disconnected, its open
+ * orders are cancelled (cancel_on_disconnect), and its new orders are
+ * refused with DESK_REJ_STRATEGY_GONE until it attaches again.
  */
 int desk_poll(desk_client_t *c, desk_event_t *out, int max);
 

@@ -125,6 +125,10 @@ typedef enum desk_reject {
     DESK_REJ_PENDING = 29,             /* a cancel/replace is already in flight */
     DESK_REJ_RECONCILING = 30,         /* deskd recovering: orders in flight are
                                           being settled with the venue */
+    DESK_REJ_STRATEGY_GONE = 31,       /* this strategy went longer than its
+                                          heartbeat_timeout_ms without desk_poll:
+                                          deskd cancelled its orders and dropped its
+                                          events; it must attach again */
     DESK_REJ__COUNT
 } desk_reject_t;
 

@@ -11,7 +11,8 @@
  *   1. "s" rests two orders far from the touch, then stops calling
  *      desk_poll while its process lives: deskd must call its heartbeat
  *      stale, cancel both orders and mark it not alive; when it polls again
- *      it gets the two CANCELED events and is alive again;
+ *      it gets the two CANCELED events but stays disconnected (new orders
+ *      refused with STRATEGY_GONE) until it attaches again;
  *   2. "t" rests two orders; a plain `desk halt` leaves them (halt_cancels_all
  *      is off), `desk halt --cancel-all` cancels them, and a new order is
  *      refused with KILL_SWITCH; `desk resume`;
@@ -349,18 +350,37 @@ static void test_stale_heartbeat(void **state)
     assert_true(log_has("strategy s: cancelling its open orders (cancel_on_disconnect)"));
     assert_false(log_has("strategy s: pid")); /* not taken for dead */
 
-    /* Polling again: the cancels were delivered, and it is alive again. */
+    /* Polling again: the cancels were delivered (its ring had room), but a
+     * strategy declared disconnected stays so until it attaches again: its
+     * books may have missed events.  A new order is refused. */
     PUMP_UNTIL(ok, c, a->canceled && b->canceled, 5000);
     assert_true(ok);
+    for (int i = 0; i < 20 && !log_has("strategy s: heartbeat resumed"); i++)
+        PUMP_UNTIL(ok, c, 0, 100);
+    assert_true(log_has("strategy s: heartbeat resumed"));
+    struct ord *n = submit(c, DESK_BUY, DESK_GTC, QTY_REST, px);
+    PUMP_UNTIL(ok, c, n->done, 5000);
+    assert_true(ok);
+    assert_true(n->rejected);
+    assert_int_equal(n->reason, DESK_REJ_STRATEGY_GONE);
+    cJSON *st = status_json();
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(strat_json(st, 0), "alive")));
+    cJSON_Delete(st);
+    /* Attached again: alive, and its orders go through. */
+    desk_detach(c);
+    c = attach("s");
     for (int i = 0; i < 100 && !alive; i++) {
         PUMP_UNTIL(ok, c, 0, 100);
-        cJSON *st = status_json();
+        st = status_json();
         alive = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(strat_json(st, 0), "alive"));
         cJSON_Delete(st);
     }
     assert_true(alive);
-    assert_true(log_has("strategy s: heartbeat resumed"));
-    desk_detach(c);
+    struct ord *m = submit(c, DESK_BUY, DESK_GTC, QTY_REST, px);
+    PUMP_UNTIL(ok, c, m->acked || m->done, 5000);
+    assert_true(ok);
+    assert_true(m->acked);
+    desk_detach(c); /* cancel_on_disconnect cancels it */
 }
 
 /* 2. desk halt leaves resting orders; desk halt --cancel-all cancels them;
