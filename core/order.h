@@ -74,7 +74,9 @@ typedef struct desk_order {
     uint32_t live_prev;       /* live-list links (slot indices), while live */
     uint32_t live_next;
     uint8_t open_counted;     /* counted in the strategy's open orders (router) */
-    uint8_t pad_[7];
+    uint8_t cancel_after;     /* a cancel-all found it with a replace in flight: cancel it
+                                 once the venue has answered the replace (router) */
+    uint8_t pad_[6];
 } desk_order_t;
 
 /* Seen-ClOrdID index entry: (strategy, cl_ord_id) -> slot. */

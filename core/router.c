@@ -779,6 +779,13 @@ static void apply_vevent(desk_router_t *r, const desk_vevent_t *vin, uint64_t no
     default:
         break;
     }
+    if (DESK_UNLIKELY(o->cancel_after) && !desk_ord_terminal(o->status) &&
+        o->status != DESK_OS_PENDING_REPLACE && o->status != DESK_OS_PENDING_CANCEL) {
+        /* The replace is answered: the cancel-all that found it in flight
+         * takes it on the next status tick. */
+        o->cancel_after = 0;
+        atomic_store_explicit(&r->strat[o->strategy].cancel_all, 1, memory_order_relaxed);
+    }
     emit(r, o->strategy, &ev);
 }
 
@@ -857,9 +864,12 @@ static void cancel_all(desk_router_t *r, uint32_t s, uint64_t now)
 {
     for (desk_order_t *o = desk_orders_live_first(&r->orders); o;
          o = desk_orders_live_next(&r->orders, o)) {
-        if (o->strategy != s || o->status == DESK_OS_PENDING_CANCEL ||
-            o->status == DESK_OS_PENDING_REPLACE)
+        if (o->strategy != s || o->status == DESK_OS_PENDING_CANCEL)
             continue;
+        if (o->status == DESK_OS_PENDING_REPLACE) {
+            o->cancel_after = 1; /* a cancel cannot go out now: once the venue answers */
+            continue;
+        }
         if (!conn_room(r, o->connector) || (r->journal && !desk_journal_room(r->journal, 1))) {
             /* Ring full: keep the request and finish on a later turn. */
             atomic_store_explicit(&r->strat[s].cancel_all, 1, memory_order_relaxed);

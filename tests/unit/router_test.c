@@ -258,6 +258,35 @@ static void test_venue_anomalies(void **state)
     assert_true(atomic_load(&st->invalid_events) == inv0 + 3);
 }
 
+/* A cancel-all (kill switch, cancel_on_disconnect) that finds an order with
+ * a replace in flight cancels it once the venue has answered the replace. */
+static void test_cancel_all_after_replace(void **state)
+{
+    (void)state;
+    desk_event_t ev;
+
+    assert_int_equal(desk_submit_new(cl, 50, 0, DESK_BUY, DESK_LIMIT, DESK_GTC, TD_QTY(0.1),
+                                     TD_PX(59000), 0),
+                     0);
+    settle();
+    expect(DESK_EV_ACK, 50, NULL);
+    assert_int_equal(desk_submit_replace(cl, 51, 50, TD_QTY(0.2), TD_PX(59001)), 0);
+    desk_router_poll(td.router, desk_now_ns()); /* the REPLACE is on the venue's ring */
+    atomic_store(&td.router->strat[0].cancel_all, 1);
+    desk_router_publish(td.router, desk_now_ns());
+    desk_order_t *o = desk_orders_by_clid(&td.router->orders, 0, 50);
+    assert_non_null(o);
+    assert_int_equal(o->status, DESK_OS_PENDING_REPLACE); /* not cancelled yet */
+    assert_int_equal(o->cancel_after, 1);
+    settle(); /* REPLACED, then the cancel on the next tick, CANCELED */
+    desk_router_publish(td.router, desk_now_ns());
+    settle();
+    expect(DESK_EV_REPLACED, 51, &ev);
+    expect(DESK_EV_CANCELED, 51, &ev);
+    assert_int_equal(ev.ord_status, DESK_OS_CANCELED);
+    assert_int_equal(next_event(&ev), 0);
+}
+
 /* ---- reconciliation -------------------------------------------------------- */
 
 static struct desk_recon_box box;
@@ -483,6 +512,7 @@ int main(void)
         cmocka_unit_test(test_reservation_and_cancel),
         cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_venue_anomalies),
+        cmocka_unit_test(test_cancel_all_after_replace),
         cmocka_unit_test(test_reconcile),
         cmocka_unit_test(test_threads),
     };
