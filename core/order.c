@@ -172,20 +172,48 @@ DESK_COLD desk_order_t *desk_orders_restore(desk_orders_t *t, uint64_t order_id)
     return o;
 }
 
+static int by_generation(const void *a, const void *b, void *slots)
+{
+    const desk_order_t *s = slots;
+    uint64_t ga = s[*(const uint32_t *)a].order_id >> 32, gb = s[*(const uint32_t *)b].order_id >> 32;
+    return ga < gb ? -1 : ga > gb;
+}
+
+static void free_append(desk_orders_t *t, uint32_t s)
+{
+    if (t->free_tail == NO_SLOT)
+        t->free_head = s;
+    else
+        t->slot[t->free_tail].next_free = s;
+    t->free_tail = s;
+}
+
 DESK_COLD void desk_orders_rebuild_free(desk_orders_t *t)
 {
+    uint32_t *kept = malloc((size_t)t->capacity * sizeof *kept), nkept = 0;
+
     t->free_head = t->free_tail = NO_SLOT;
     for (uint32_t s = 0; s < t->capacity; s++)
         t->slot[s].next_free = NO_SLOT;
+    /* Never-used slots first, then finished orders oldest first (as the
+     * running table reuses them: a recent one stays findable for its late
+     * events).  Without memory for the sort, slot order. */
     for (uint32_t s = 0; s < t->capacity; s++) {
         desk_order_t *o = &t->slot[s];
-        if (o->in_use && (o->live_prev != NO_SLOT || t->live_head == s))
-            continue; /* live */
-        if (t->free_tail == NO_SLOT)
-            t->free_head = s;
-        else
-            t->slot[t->free_tail].next_free = s;
-        t->free_tail = s;
+        if (!o->in_use)
+            free_append(t, s);
+        else if (!(o->live_prev != NO_SLOT || t->live_head == s)) {
+            if (kept)
+                kept[nkept++] = s;
+            else
+                free_append(t, s);
+        }
+    }
+    if (kept) {
+        qsort_r(kept, nkept, sizeof *kept, by_generation, t->slot);
+        for (uint32_t k = 0; k < nkept; k++)
+            free_append(t, kept[k]);
+        free(kept);
     }
 }
 

@@ -158,8 +158,10 @@ desk_order_t *desk_orders_alloc(desk_orders_t *t);
 desk_order_t *desk_orders_restore(desk_orders_t *t, uint64_t order_id);
 
 /* After restores: the free list becomes every slot that holds no live
- * order, in slot order (finished orders stay findable until reused).
- * O(capacity).  Cold. */
+ * order: never-used slots first, then finished orders oldest first, as the
+ * running table reuses them (a finished order stays findable for its late
+ * events until its slot is needed).  O(capacity log capacity); allocates
+ * a temporary index.  Cold. */
 void desk_orders_rebuild_free(desk_orders_t *t);
 
 /* Forget every order and every ClOrdID (a trading day's snapshot is about
