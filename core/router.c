@@ -661,7 +661,9 @@ static void apply_vevent(desk_router_t *r, const desk_vevent_t *vin, uint64_t no
                 jpush(r, &rec);
             }
             o->cum_qty += cu.last_qty;
-            (void)desk_uta_fill(&r->uta, o->instrument, o->side, cu.last_px, cu.last_qty, 0);
+            if (DESK_UNLIKELY(desk_uta_fill(&r->uta, o->instrument, o->side, cu.last_px,
+                                            cu.last_qty, 0) < 0))
+                bump(&r->stats->invalid_events, 1); /* figures past int64: not booked */
             r->uta_dirty = 1;
             bump(&r->stats->fills, 1);
             desk_event_t fe = {0};
@@ -723,7 +725,9 @@ static void apply_vevent(desk_router_t *r, const desk_vevent_t *vin, uint64_t no
         break;
     case DESK_EV_FILL:
         count_open(r, o, 1); /* a fill before the ack: it was live */
-        (void)desk_uta_fill(&r->uta, o->instrument, o->side, v->last_px, v->last_qty, v->fee);
+        if (DESK_UNLIKELY(desk_uta_fill(&r->uta, o->instrument, o->side, v->last_px,
+                                        v->last_qty, v->fee) < 0))
+            bump(&r->stats->invalid_events, 1); /* figures past int64: not booked */
         open_qty(r, o, -v->last_qty);
         set_reserve(r, o, o->reserve_px);
         ev.last_px = v->last_px;
