@@ -668,6 +668,9 @@ DESK_COLD int desk_journal_open(desk_journal_t **out, const desk_journal_opts_t 
         rc = DESK_ERR(-ENOMEM, "journal write buffer");
         goto fail;
     }
+    /* Touch every page now (cold), so that the router never takes a page
+     * fault on its first pass over the ring. */
+    memset(j->ring, 0, j->ring_len);
     if ((rc = desk_spsc_init(j->ring, j->ring_len, j->opts.nslots)) < 0 ||
         (rc = desk_spsc_attach_producer(&j->prod, j->ring, j->ring_len)) < 0 ||
         (rc = desk_spsc_attach_consumer(&j->cons, j->ring, j->ring_len)) < 0)
