@@ -78,9 +78,11 @@ static int journal_open(struct deskd *d)
     o.policy.interval_ms = cfg->journal_interval_ms;
     o.idle = (uint8_t)cfg->idle;
     o.idle_max_us = cfg->idle_max_us;
-    /* Room for a whole day snapshot (three records per live order). */
+    /* Room for a whole day snapshot (desk_router_new_day(): BEGIN, END, the
+     * NAME records, a BALANCE per connector and position, three CARRY
+     * records per live order). */
     uint64_t need = 3ull * (cfg->order_capacity ? cfg->order_capacity : 65536) +
-                    cfg->nconnectors + cfg->ninstruments + 64;
+                    2ull * (cfg->nconnectors + cfg->ninstruments) + cfg->nstrategies + 64;
     o.nslots = DESK_JOURNAL_SLOTS;
     while (o.nslots < need)
         o.nslots <<= 1;
