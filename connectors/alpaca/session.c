@@ -3170,6 +3170,32 @@ static int alp_poll(void *self, uint64_t now)
     return work;
 }
 
+/* Take a desk order and its first Alpaca order for `cmd` (its fields
+ * copied, cur set).  Returns the Alpaca order's index, or NONE when either
+ * table is full (then nothing is taken).  No allocation. */
+static uint32_t order_take(struct alpaca *a, const desk_vcmd_t *cmd)
+{
+    uint32_t di = dord_alloc(a);
+    if (di == NONE)
+        return NONE;
+    uint32_t i = aord_alloc(a, di, cmd->cl_ord_id);
+    if (i == NONE) {
+        dord_unalloc(a, di);
+        return NONE;
+    }
+    struct dord *D = &a->d[di];
+    D->order_id = cmd->order_id;
+    D->instrument = cmd->instrument;
+    D->side = cmd->side;
+    D->ord_type = cmd->ord_type;
+    D->tif = cmd->tif;
+    D->qty = cmd->qty;
+    D->px = cmd->px;
+    D->stop_px = cmd->stop_px;
+    D->cur = i;
+    return i;
+}
+
 /*
  * DESK_CMD_RECOVER (through place_order, core/host.c): adopt an order of an
  * earlier run, asking the venue about its client_order_id and about the
@@ -3185,24 +3211,11 @@ static DESK_COLD int alp_recover(struct alpaca *a, const desk_vcmd_t *cmd)
 
     if (in == NULL || cmd->cl_ord_id == 0 || desk__alpaca_map_get(&a->map, cmd->cl_ord_id) != NONE)
         return -EINVAL;
-    uint32_t di = dord_alloc(a);
-    if (di == NONE)
+    uint32_t i = order_take(a, cmd);
+    if (i == NONE)
         return -ENOSPC;
-    uint32_t i = aord_alloc(a, di, cmd->cl_ord_id);
-    if (i == NONE) {
-        dord_unalloc(a, di);
-        return -ENOSPC;
-    }
+    uint32_t di = a->ao[i].dord;
     struct dord *D = &a->d[di];
-    D->order_id = cmd->order_id;
-    D->instrument = cmd->instrument;
-    D->side = cmd->side;
-    D->ord_type = cmd->ord_type;
-    D->tif = cmd->tif;
-    D->qty = cmd->qty;
-    D->px = cmd->px;
-    D->stop_px = cmd->stop_px;
-    D->cur = i;
     a->ao[i].st = AS_RECOVER;
     a->ao[i].rec = REC_ASKING;
     a->nrecover++;
@@ -3242,24 +3255,9 @@ static int alp_place(void *self, const desk_vcmd_t *cmd)
         return -EINVAL; /* unknown instrument, or a ClOrdID already used: never twice */
     if (desk_alpaca_order_encode(cmd, in->symbol, a->body, sizeof a->body) < 0)
         return -EINVAL; /* the venue could not take it: REJECT */
-    uint32_t di = dord_alloc(a);
-    if (di == NONE)
+    uint32_t i = order_take(a, cmd);
+    if (i == NONE)
         return -ENOSPC;
-    uint32_t i = aord_alloc(a, di, cmd->cl_ord_id);
-    if (i == NONE) {
-        dord_unalloc(a, di);
-        return -ENOSPC;
-    }
-    struct dord *D = &a->d[di];
-    D->order_id = cmd->order_id;
-    D->instrument = cmd->instrument;
-    D->side = cmd->side;
-    D->ord_type = cmd->ord_type;
-    D->tif = cmd->tif;
-    D->qty = cmd->qty;
-    D->px = cmd->px;
-    D->stop_px = cmd->stop_px;
-    D->cur = i;
     a->ao[i].st = AS_QUEUED;
     work_add(a, i);
     (void)pump(a, desk_now_ns());
