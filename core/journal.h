@@ -345,7 +345,7 @@ struct desk_jrec_carry {
     uint64_t b;          /* 1: venue_cl       2: px         3: req_venue_cl */
     uint64_t c;          /* 1: instrument     2: stop_px    3: new_qty */
     uint64_t d;          /* 1: filled_once    2: cum_qty    3: new_px */
-    uint64_t e;          /* 1: 0              2: reserve_px 3: 0 */
+    uint64_t e;          /* 1: 0              2: reserve_px 3: cum_notional */
 };
 
 /* One record: 64 bytes, one ring slot, the payload of one frame. */

@@ -63,6 +63,8 @@ typedef struct desk_order {
     int64_t px;               /* limit price, 1e-8 (0 market) */
     int64_t stop_px;          /* stop price, 1e-8 */
     int64_t cum_qty;          /* filled so far */
+    int64_t cum_notional;     /* sum of last_px * last_qty over the fills applied, money
+                                 1e-8 (prices the part of a catch-up fill deskd missed) */
     int64_t leaves_qty;       /* open: qty - cum_qty while live, 0 when done */
     int64_t new_qty;          /* pending replace: requested qty */
     int64_t new_px;           /* pending replace: requested price */

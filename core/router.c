@@ -638,6 +638,13 @@ static void finish(desk_router_t *r, desk_order_t *o, int64_t prev_leaves)
     desk_orders_finish(&r->orders, o);
 }
 
+/* px * qty, saturated: only a price for catch-up fills depends on it. */
+static inline int64_t notional_of(int64_t px, int64_t qty)
+{
+    int64_t n;
+    return desk_fixed_mul(px, qty, &n) == 0 ? n : INT64_MAX;
+}
+
 static void apply_vevent(desk_router_t *r, const desk_vevent_t *vin, uint64_t now)
 {
     desk_order_t *o = desk_orders_by_id(&r->orders, vin->order_id);
@@ -651,6 +658,16 @@ static void apply_vevent(desk_router_t *r, const desk_vevent_t *vin, uint64_t no
         cu = *vin;
         if (__builtin_sub_overflow(vin->cum_qty, o->cum_qty, &cu.last_qty) || cu.last_qty <= 0)
             cu.last_qty = 0; /* desk_order_apply() reports it a duplicate */
+        /* The venue's last_px is its average over the whole order: the part
+         * missed is priced at what the venue's total leaves after the fills
+         * already booked (exact when the venue's average is). */
+        int64_t total, missed_px;
+        if (cu.last_qty > 0 && vin->last_px > 0 &&
+            desk_fixed_mul(vin->last_px, vin->cum_qty, &total) == 0 &&
+            desk_fixed_muldiv(desk_sat_sub(total, o->cum_notional), DESK_SCALE, cu.last_qty,
+                              &missed_px) == 0 &&
+            missed_px > 0)
+            cu.last_px = missed_px;
         v = &cu;
         if ((o->status == DESK_OS_CANCELED || o->status == DESK_OS_EXPIRED) && cu.last_qty > 0 &&
             cu.last_qty <= o->qty - o->cum_qty) {
@@ -658,9 +675,11 @@ static void apply_vevent(desk_router_t *r, const desk_vevent_t *vin, uint64_t no
              * resend: the order stays canceled, the fills count. */
             if (r->journal) {
                 desk_jrec_event_fill(&rec, v, DESK_JEV_APPLIED);
+                rec.event.last_px = vin->last_px; /* the venue's: replay prices it the same */
                 jpush(r, &rec);
             }
             o->cum_qty += cu.last_qty;
+            o->cum_notional = desk_sat_add(o->cum_notional, notional_of(cu.last_px, cu.last_qty));
             if (DESK_UNLIKELY(desk_uta_fill(&r->uta, o->instrument, o->side, cu.last_px,
                                             cu.last_qty, 0) < 0))
                 bump(&r->stats->invalid_events, 1); /* figures past int64: not booked */
@@ -695,6 +714,8 @@ static void apply_vevent(desk_router_t *r, const desk_vevent_t *vin, uint64_t no
 
     if (r->journal) {
         desk_jrec_event_fill(&rec, v, (unsigned)res);
+        if (v == &cu)
+            rec.event.last_px = vin->last_px; /* the venue's: replay prices it the same */
         jpush(r, &rec);
     }
 
@@ -725,6 +746,7 @@ static void apply_vevent(desk_router_t *r, const desk_vevent_t *vin, uint64_t no
         break;
     case DESK_EV_FILL:
         count_open(r, o, 1); /* a fill before the ack: it was live */
+        o->cum_notional = desk_sat_add(o->cum_notional, notional_of(v->last_px, v->last_qty));
         if (DESK_UNLIKELY(desk_uta_fill(&r->uta, o->instrument, o->side, v->last_px,
                                         v->last_qty, v->fee) < 0))
             bump(&r->stats->invalid_events, 1); /* figures past int64: not booked */
@@ -1105,6 +1127,8 @@ static DESK_COLD int replay_carry(desk_router_t *r, const struct desk_jrec_carry
         r->uta_dirty = 1;
         return 0;
     }
+    if (k->part == 3)
+        o->cum_notional = (int64_t)k->e;
     if (k->part == 3 && (k->a || k->b)) {
         /* A request deskd made itself (cancel-all) has no ClOrdID of the
          * strategy's, only the venue's. */
@@ -1260,6 +1284,7 @@ DESK_COLD int desk_router_new_day(desk_router_t *r, uint32_t day)
         k->b = o->req_venue_cl;
         k->c = (uint64_t)o->new_qty;
         k->d = (uint64_t)o->new_px;
+        k->e = (uint64_t)o->cum_notional;
         jpush_cold(r, &rec);
     }
     memset(&rec, 0, sizeof rec);

@@ -78,9 +78,12 @@ typedef struct desk_vevent {
 
 #define DESK_VEV_MAKER 0x01u /* FILL: this fill provided liquidity */
 #define DESK_VEV_CATCHUP 0x02u /* FILL from an order status (recovery): cum_qty is
-                                  the venue's total; the router fills the part it
-                                  has not seen (cum_qty - its cum) at last_px (the
-                                  venue's AvgPx); nothing if it saw it all */
+                                  the venue's total and last_px its average price
+                                  over the whole order (AvgPx); the router fills
+                                  the part it has not seen (cum_qty - its cum) at
+                                  the price that leaves (AvgPx * cum_qty - the
+                                  notional it booked) / that part; nothing if it
+                                  saw it all */
 
 /* A top-of-book quote, the unit of the quote table. */
 typedef struct desk_quote {

@@ -101,6 +101,26 @@ static void test_journal_and_replay(void **state)
                                      TD_PX(59999.99), 0),
                      0);
     drive(1);
+    /* A resting buy, one fill seen, then a catch-up fill (recovery): the
+     * venue's total 0.3 at an average of 58950; the 0.2 missed is priced at
+     * what that leaves, and replay must price it the same. */
+    assert_int_equal(desk_submit_new(cl, 5, 0, DESK_BUY, DESK_LIMIT, DESK_GTC, TD_QTY(0.5),
+                                     TD_PX(59000), 0),
+                     0);
+    drive(1);
+    uint64_t oid5 = desk_orders_by_clid(&td.router->orders, 0, 5)->order_id;
+    desk_vevent_t f5 = {.type = DESK_EV_FILL, .order_id = oid5, .exec_id = 5501,
+                        .last_px = TD_PX(58900), .last_qty = TD_QTY(0.1), .cum_qty = TD_QTY(0.1)};
+    td_venue_push(&td, &f5);
+    drive(1);
+    int64_t cash_before = td.router->uta.venue[0].cash;
+    desk_vevent_t c5 = {.type = DESK_EV_FILL, .flags = DESK_VEV_CATCHUP, .order_id = oid5,
+                        .exec_id = 5502, .last_px = TD_PX(58950), .last_qty = TD_QTY(0.3),
+                        .cum_qty = TD_QTY(0.3)};
+    td_venue_push(&td, &c5);
+    drive(1);
+    assert_true(desk_orders_by_clid(&td.router->orders, 0, 5)->cum_qty == TD_QTY(0.3));
+    assert_true(cash_before - td.router->uta.venue[0].cash == TD_PX(58975) / 5); /* 0.2 x */
     desk_event_t ev;
     while (desk_poll(cl, &ev, 1) == 1)
         ;
@@ -109,7 +129,7 @@ static void test_journal_and_replay(void **state)
     desk_router_t *r = td.router;
     uint32_t n[DESK_JREC__COUNT] = {0};
     assert_true(desk_journal_replay(jr->path, count_kind, n) > 0);
-    assert_int_equal(n[DESK_JREC_CMD], 2);
+    assert_int_equal(n[DESK_JREC_CMD], 3);
     assert_int_equal(n[DESK_JREC_REJECT], 1);
     assert_int_equal(n[DESK_JREC_BALANCE], 2);
     assert_true(n[DESK_JREC_EVENT] >= 2);
@@ -142,6 +162,9 @@ static void test_journal_and_replay(void **state)
     assert_true(r2->uta.venue[0].realized_pnl == r->uta.venue[0].realized_pnl);
     assert_true(r2->uta.venue[0].fees == r->uta.venue[0].fees);
     assert_true(r2->uta.pos[0].qty != TD_QTY(1)); /* the fill moved it */
+    assert_true(desk_orders_by_clid(&r2->orders, 0, 5)->cum_qty == TD_QTY(0.3));
+    assert_true(desk_orders_by_clid(&r2->orders, 0, 5)->cum_notional ==
+                desk_orders_by_clid(&r->orders, 0, 5)->cum_notional);
     desk_router_fini(r2);
     free(r2);
 

@@ -258,6 +258,47 @@ static void test_venue_anomalies(void **state)
     assert_true(atomic_load(&st->invalid_events) == inv0 + 3);
 }
 
+/* A catch-up fill (recovery: the venue's cum qty and average price over the
+ * whole order) books only the part deskd missed, at the price the venue's
+ * total leaves: cash ends where the venue's is. */
+static void test_catchup_fill_price(void **state)
+{
+    (void)state;
+    desk_event_t ev;
+
+    assert_int_equal(desk_submit_new(cl, 60, 0, DESK_BUY, DESK_LIMIT, DESK_GTC, TD_QTY(1),
+                                     TD_PX(59000), 0),
+                     0);
+    settle();
+    expect(DESK_EV_ACK, 60, &ev);
+    uint64_t oid = ev.ref;
+    desk_vevent_t f = {.type = DESK_EV_FILL, .order_id = oid, .exec_id = 6001,
+                       .last_px = TD_PX(58000), .last_qty = TD_QTY(0.4), .cum_qty = TD_QTY(0.4)};
+    td_venue_push(&td, &f);
+    settle();
+    expect(DESK_EV_FILL, 60, NULL);
+    int64_t cash0 = td.router->uta.venue[0].cash;
+    /* The venue filled the rest at 59000 meanwhile: average (0.4 x 58000 +
+     * 0.6 x 59000) / 1 = 58600. */
+    desk_vevent_t c = {.type = DESK_EV_FILL, .flags = DESK_VEV_CATCHUP, .order_id = oid,
+                       .exec_id = 6002, .last_px = TD_PX(58600), .last_qty = TD_QTY(1),
+                       .cum_qty = TD_QTY(1)};
+    td_venue_push(&td, &c);
+    settle();
+    expect(DESK_EV_FILL, 60, &ev);
+    assert_true(ev.last_qty == TD_QTY(0.6));
+    assert_true(ev.last_px == TD_PX(59000));
+    assert_true(cash0 - td.router->uta.venue[0].cash == TD_PX(59000) * 6 / 10); /* 0.6 x 59000 */
+    assert_int_equal(ev.ord_status, DESK_OS_FILLED);
+    /* The same total again is a duplicate: nothing more is booked. */
+    c.exec_id = 6003;
+    int64_t cash1 = td.router->uta.venue[0].cash;
+    td_venue_push(&td, &c);
+    settle();
+    assert_int_equal(next_event(&ev), 0);
+    assert_true(td.router->uta.venue[0].cash == cash1);
+}
+
 /* A cancel-all (kill switch, cancel_on_disconnect) that finds an order with
  * a replace in flight cancels it once the venue has answered the replace. */
 static void test_cancel_all_after_replace(void **state)
@@ -512,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_reservation_and_cancel),
         cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_venue_anomalies),
+        cmocka_unit_test(test_catchup_fill_price),
         cmocka_unit_test(test_cancel_all_after_replace),
         cmocka_unit_test(test_reconcile),
         cmocka_unit_test(test_threads),
