@@ -103,6 +103,8 @@
 #define ALP_OLIST 500u                    /* GET /v2/orders?limit= */
 #define ALP_MAX_POS 256u                  /* positions read at bootstrap */
 #define ALP_RETRY_NS 200000000ull         /* pause before a settle or a resend: 200 ms */
+#define ALP_REC_MAX_NS 5000000000ull      /* recovery: longest pause between asks: 5 s */
+#define ALP_REC_LATE_NS 60000000000ull    /* recovery: pending this long: UP without it */
 #define ALP_CANCEL_CHECK_NS 3000000000ull /* 2xx DELETE without an update: ask */
 #define ALP_HOLDS 32u                     /* fill updates held back waiting for a missing one */
 #define ALP_HOLD_NS 250000000ull          /* how long: 250 ms */
@@ -230,6 +232,34 @@ desk__alpaca_action_t desk__alpaca_next(desk__alpaca_outcome_t out, unsigned att
     default:
         return DESK__ALP_SETTLE;
     }
+}
+
+/*
+ * Recovery of an order with a cancel or replace in flight at the crash: 1
+ * while the venue's answers say the request is still pending there, so
+ * that no outcome may be told yet.  cur_status: the order's
+ * desk_alpaca_status_t (it was found); repl_found: 1 if the replacement's
+ * client_order_id was found, then repl_status is its status.  Pending: the
+ * order is pending_replace or pending_cancel (whatever the replacement's
+ * answer: a 404 may only mean "not yet"), or it is still open while the
+ * replacement exists and is not final (accepted, pending_new, new: the
+ * "replaced" update is still to come).  Pure; any thread.
+ */
+int desk__alpaca_rec_pending(unsigned cur_status, int repl_found, unsigned repl_status)
+{
+    if (cur_status == DESK_ALPACA_ST_PENDING_REPLACE || cur_status == DESK_ALPACA_ST_PENDING_CANCEL)
+        return 1;
+    if (desk_alpaca_status_is_final(cur_status)) /* replaced included: a final answer */
+        return 0;
+    return repl_found && !desk_alpaca_status_is_final(repl_status);
+}
+
+/* Recovery: the pause before asking again about a pending request, after
+ * `tries` asks: 200 ms doubling, at most ALP_REC_MAX_NS.  Pure. */
+uint64_t desk__alpaca_rec_backoff_ns(unsigned tries)
+{
+    uint64_t ns = ALP_RETRY_NS << (tries < 6 ? tries : 6);
+    return ns < ALP_REC_MAX_NS ? ns : ALP_REC_MAX_NS;
 }
 
 int desk__alpaca_parse_url(const char *url, const char *scheme, char *host, size_t hcap,
@@ -397,7 +427,9 @@ struct aord {
     uint8_t attempts;            /* POST/PATCH sends so far */
     uint8_t cx_attempts;         /* DELETE sends so far */
     uint8_t rec;                 /* enum alp_rec (AS_RECOVER) */
-    uint8_t rec_tries;           /* recovery: times asked again (replace pending) */
+    uint8_t rec_tries;           /* recovery: times asked again (request pending) */
+    uint8_t rec_late;            /* recovery: pending past ALP_REC_LATE_NS: not in nrecover */
+    uint64_t rec_t0_ns;          /* recovery: when the request was first seen pending */
     uint8_t v_status;            /* REC_FOUND: the Order's desk_alpaca_status_t */
     uint8_t v_flags;             /* REC_FOUND: its DESK_ALPACA_HAS_* */
     int64_t v_qty;               /* REC_FOUND: its qty (filled/avg: the fields above) */
@@ -1115,10 +1147,52 @@ static void rec_order(const struct aord *A, desk_alpaca_order_t *o)
 /* Aord A leaves recovery for state st. */
 static void rec_leave(struct alpaca *a, struct aord *A, uint8_t st)
 {
-    if (A->st == AS_RECOVER && a->nrecover > 0)
+    if (A->st == AS_RECOVER && !A->rec_late && a->nrecover > 0)
         a->nrecover--;
     A->st = st;
     A->rec = REC_NONE;
+    A->rec_late = 0;
+}
+
+/* Aord A stops holding the connector DOWN: still asked, not counted. */
+static void rec_uncount(struct alpaca *a, struct aord *A)
+{
+    if (A->st == AS_RECOVER && !A->rec_late && a->nrecover > 0)
+        a->nrecover--;
+    A->rec_late = 1;
+}
+
+/*
+ * D's request in flight is still pending at the venue: ask about both
+ * orders again after a backoff.  Never a guess: past ALP_REC_LATE_NS the
+ * order stays pending (asked every ALP_REC_MAX_NS until the venue
+ * settles), but no longer keeps the connector from coming UP.
+ */
+static void rec_ask_again(struct alpaca *a, struct dord *D, uint64_t now)
+{
+    struct aord *A = &a->ao[D->cur], *R = &a->ao[D->repl];
+
+    if (A->rec_tries == 0)
+        A->rec_t0_ns = now;
+    uint64_t at = now + desk__alpaca_rec_backoff_ns(A->rec_tries);
+    if (A->rec_tries < UINT8_MAX)
+        A->rec_tries++;
+    if (!A->rec_late && now - A->rec_t0_ns >= ALP_REC_LATE_NS) {
+        a->anomalies++;
+        alog(a,
+             "alpaca: recovery: ALERT d%llu: its request d%llu is still pending at the venue "
+             "(%s / %s) after %llu s: left pending, still asked, connector no longer waits",
+             (unsigned long long)A->clid, (unsigned long long)R->clid,
+             desk_alpaca_status_name(A->v_status),
+             R->rec == REC_FOUND ? desk_alpaca_status_name(R->v_status) : "not found",
+             (unsigned long long)((now - A->rec_t0_ns) / 1000000000ull));
+        rec_uncount(a, A);
+        rec_uncount(a, R);
+    }
+    A->rec = R->rec = REC_ASKING;
+    A->not_before_ns = R->not_before_ns = at;
+    work_add(a, D->cur);
+    work_add(a, D->repl);
 }
 
 /* Emit the recovery events of aord i (see desk_alpaca_recover_vevents).
@@ -1155,8 +1229,9 @@ static int64_t rec_emit(struct alpaca *a, struct dord *D, uint32_t i, int64_t ch
  *                         the order is still open or filled (a cancel, or a
  *                         replace that never landed); a canceled order's
  *                         CANCELED answers it.
- *   cur open, repl found and open: the replace is pending at the venue:
- *                         ask both again shortly (up to 20 times).
+ *   cur pending_replace or pending_cancel, or cur open with repl found and
+ *                      not final: the request is pending at the venue: ask
+ *                         both again (rec_ask_again: backoff, never a guess).
  *   cur replaced with no replacement of desk's: replaced outside desk ->
  *                         CANCELED.
  */
@@ -1168,14 +1243,9 @@ static void recover_settle(struct alpaca *a, struct dord *D, uint64_t now)
     if (A->rec == REC_ASKING || (R && R->rec == REC_ASKING))
         return; /* the other answer is still to come */
     int r_live = R && R->rec == REC_FOUND && R->v_status != DESK_ALPACA_ST_REJECTED;
-    if (A->rec == REC_FOUND && A->v_status != DESK_ALPACA_ST_REPLACED &&
-        !desk_alpaca_status_is_final(A->v_status) && r_live &&
-        !desk_alpaca_status_is_final(R->v_status) && A->rec_tries < 20) {
-        A->rec_tries++;
-        A->rec = R->rec = REC_ASKING;
-        A->not_before_ns = R->not_before_ns = now + ALP_RETRY_NS;
-        work_add(a, ci);
-        work_add(a, ri);
+    if (R && A->rec == REC_FOUND &&
+        desk__alpaca_rec_pending(A->v_status, R->rec == REC_FOUND, R->v_status)) {
+        rec_ask_again(a, D, now); /* no outcome yet: settling now would guess */
         return;
     }
     if (A->rec == REC_GONE) {

@@ -139,6 +139,21 @@ typedef enum desk__alpaca_action {
 desk__alpaca_outcome_t desk__alpaca_classify(int status, int body_ok, int settle);
 
 /*
+ * Recovery of an order with a cancel or replace in flight at the crash: 1
+ * while the venue's answers say the request is still pending there (no
+ * outcome may be told yet).  cur_status: the order's desk_alpaca_status_t;
+ * repl_found: 1 if the replacement's client_order_id was found, then
+ * repl_status is its status.  Pending: the order is pending_replace or
+ * pending_cancel, or it is still open while the replacement exists and is
+ * not final.  Pure; any thread.
+ */
+int desk__alpaca_rec_pending(unsigned cur_status, int repl_found, unsigned repl_status);
+
+/* Recovery: the pause before asking again about a pending request after
+ * `tries` asks: 200 ms doubling, at most 5 s.  Pure; any thread. */
+uint64_t desk__alpaca_rec_backoff_ns(unsigned tries);
+
+/*
  * The ambiguous-outcome state machine of a POST/PATCH: given the outcome of
  * the latest request and how many times the POST/PATCH was sent
  * (`attempts` >= 1) out of `max_attempts`:

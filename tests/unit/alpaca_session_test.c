@@ -8,7 +8,9 @@
  *     next step of a POST/PATCH for every outcome and attempt count;
  *   - URL parsing for base_url / stream_url;
  *   - create() option validation: unknown keys, literal credentials, bad
- *     URLs, a venue type other than equities.
+ *     URLs, a venue type other than equities;
+ *   - restart recovery of a request in flight: which venue answers settle
+ *     it and which are asked again, and the backoff between asks.
  * The connector's I/O paths are covered end to end by
  * tests/integration/alpaca_e2e_test.c.
  */
@@ -23,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "connectors/alpaca/codec.h"
 #include "connectors/alpaca/session.h"
 #include "core/err.h"
 #include "core/host.h"
@@ -181,6 +184,75 @@ static void test_story(void **state)
     assert_int_equal(desk__alpaca_next(desk__alpaca_classify(200, 1, 1), att, max), DESK__ALP_LIVE);
 }
 
+/* ---------------------------------------- recovery: a request pending */
+
+
+#define SEC 1000000000ull
+
+/* Which answers settle a recovered order with a request in flight, and which
+ * must be asked again: never an outcome told while the venue is working. */
+static void test_rec_pending(void **state)
+{
+    (void)state;
+    /* The replace is pending: the replacement exists and is not final. */
+    static const unsigned pend_r[] = {DESK_ALPACA_ST_ACCEPTED, DESK_ALPACA_ST_PENDING_NEW,
+                                      DESK_ALPACA_ST_NEW, DESK_ALPACA_ST_PENDING_REPLACE};
+    for (size_t k = 0; k < sizeof pend_r / sizeof pend_r[0]; k++) {
+        assert_int_equal(desk__alpaca_rec_pending(DESK_ALPACA_ST_NEW, 1, pend_r[k]), 1);
+        assert_int_equal(desk__alpaca_rec_pending(DESK_ALPACA_ST_PENDING_REPLACE, 1, pend_r[k]),
+                         1);
+        /* Replaced: a final answer, whatever the replacement's state. */
+        assert_int_equal(desk__alpaca_rec_pending(DESK_ALPACA_ST_REPLACED, 1, pend_r[k]), 0);
+    }
+    /* The old order pending_replace or pending_cancel: a 404 of the new
+     * client_order_id (or a cancel's number, never sent) is no answer yet. */
+    assert_int_equal(desk__alpaca_rec_pending(DESK_ALPACA_ST_PENDING_REPLACE, 0, 0), 1);
+    assert_int_equal(desk__alpaca_rec_pending(DESK_ALPACA_ST_PENDING_CANCEL, 0, 0), 1);
+    assert_int_equal(
+        desk__alpaca_rec_pending(DESK_ALPACA_ST_PENDING_CANCEL, 1, DESK_ALPACA_ST_REJECTED), 1);
+    /* Settled: 404 with the old order no longer pending (CANCEL_REJECT),
+     * the replacement rejected, or the old order final. */
+    assert_int_equal(desk__alpaca_rec_pending(DESK_ALPACA_ST_NEW, 0, 0), 0);
+    assert_int_equal(desk__alpaca_rec_pending(DESK_ALPACA_ST_PARTIALLY_FILLED, 0, 0), 0);
+    assert_int_equal(desk__alpaca_rec_pending(DESK_ALPACA_ST_NEW, 1, DESK_ALPACA_ST_REJECTED), 0);
+    assert_int_equal(desk__alpaca_rec_pending(DESK_ALPACA_ST_CANCELED, 0, 0), 0);
+    assert_int_equal(desk__alpaca_rec_pending(DESK_ALPACA_ST_FILLED, 1, DESK_ALPACA_ST_NEW), 0);
+}
+
+/* The backoff: 200 ms doubling to 5 s, never 0, never more. */
+static void test_rec_backoff(void **state)
+{
+    (void)state;
+    assert_int_equal(desk__alpaca_rec_backoff_ns(0), 200000000ull);
+    assert_int_equal(desk__alpaca_rec_backoff_ns(1), 400000000ull);
+    assert_int_equal(desk__alpaca_rec_backoff_ns(4), 3200000000ull);
+    for (unsigned t = 5; t < 300; t++)
+        assert_int_equal(desk__alpaca_rec_backoff_ns(t), 5 * SEC);
+    for (unsigned t = 1; t < 300; t++)
+        assert_true(desk__alpaca_rec_backoff_ns(t) >= desk__alpaca_rec_backoff_ns(t - 1));
+}
+
+/* The reviewer's story: the replacement stays pending_new for 30 s of venue
+ * time (the old rule gave up after 20 asks, about 4 s, and told
+ * CANCEL_REJECT), then the old order is replaced.  Every answer before that
+ * must say "ask again", and the one after it must settle. */
+static void test_rec_slow_replace(void **state)
+{
+    (void)state;
+    uint64_t t = 0;
+    unsigned tries = 0;
+    while (t < 30 * SEC) {
+        assert_int_equal(desk__alpaca_rec_pending(DESK_ALPACA_ST_PENDING_REPLACE, 1,
+                                                  DESK_ALPACA_ST_PENDING_NEW),
+                         1);
+        assert_int_equal(desk__alpaca_rec_pending(DESK_ALPACA_ST_NEW, 1, DESK_ALPACA_ST_ACCEPTED),
+                         1);
+        t += desk__alpaca_rec_backoff_ns(tries++);
+    }
+    assert_true(tries > 5 && tries < 20); /* backed off, not 150 asks at 200 ms */
+    assert_int_equal(desk__alpaca_rec_pending(DESK_ALPACA_ST_REPLACED, 1, DESK_ALPACA_ST_NEW), 0);
+}
+
 /* ----------------------------------------------------------------- URLs */
 
 static void test_urls(void **state)
@@ -309,7 +381,8 @@ int main(void)
         cmocka_unit_test(test_map_model),      cmocka_unit_test(test_map_edges),
         cmocka_unit_test(test_classify),       cmocka_unit_test(test_next),
         cmocka_unit_test(test_story),          cmocka_unit_test(test_urls),
-        cmocka_unit_test(test_create_options),
+        cmocka_unit_test(test_create_options), cmocka_unit_test(test_rec_pending),
+        cmocka_unit_test(test_rec_backoff),    cmocka_unit_test(test_rec_slow_replace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
