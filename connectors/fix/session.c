@@ -243,6 +243,8 @@ struct fix_order {
     uint64_t pend_cl;     /* cancel/replace request in flight, 0: none */
     uint64_t ask_cl;      /* ClOrdID of the status request in flight, 0: none */
     int64_t cum;          /* highest CumQty the venue reported, 1e-8 */
+    int64_t pend_qty;     /* pend_type 'G': the replace's OrderQty, 1e-8 */
+    int64_t pend_px;      /* pend_type 'G': the replace's Price, 1e-8 */
 };
 
 /* One sent application message, kept for resend. */
@@ -360,7 +362,8 @@ struct desk_fix_session {
     uint8_t acct_busy_noted;    /* logged that deskd refused a report with -EBUSY */
     uint8_t acct_late_noted;    /* logged that a round went unanswered */
     uint8_t acct_unknown_noted; /* logged a position in a symbol that is not ours */
-    uint8_t acct_pad_[2];       /* zero */
+    uint8_t acct_retakes;       /* the round was taken again this many times (fills) */
+    uint8_t acct_pad_;          /* zero */
     uint64_t acct_next;         /* mono when the next round is due */
     uint64_t acct_n;            /* rounds started: request ids p<n> and c<n> */
     uint64_t acct_pos_seq;      /* MsgSeqNum of the round's 35=AN (0: none) */
@@ -372,6 +375,8 @@ struct desk_fix_session {
     desk_position_t *acct_out;  /* [ninstr] the report's pos[] (owned) */
     desk_balance_t acct_bal;    /* the round's balance */
     uint64_t acct_logged;       /* hash of the last account logged (0: none) */
+    uint64_t acct_fills0;       /* fills_out when the round started */
+    uint64_t fills_out;         /* FILL events emitted (queued or handed over) */
 };
 
 /* b - a, or 0 when a is later: order ops stamp times with desk_now_ns(),
@@ -591,6 +596,7 @@ static uint64_t window_start(const desk_fix_session_t *s, uint64_t wall)
 
 static void emit(desk_fix_session_t *s, const desk_vevent_t *ev)
 {
+    s->fills_out += ev->type == DESK_EV_FILL; /* an account round after it is retaken */
     if (s->pq_n == 0 && s->io.emit(ev, s->io.ctx) == 0)
         return;
     if (s->pq_n == s->pq_cap) {
@@ -959,6 +965,8 @@ static int cxl_or_replace(desk_fix_session_t *s, char type, const desk_vcmd_t *c
         o->live_cl = cmd->orig_cl_ord_id;
     o->pend_cl = cmd->cl_ord_id;
     o->pend_type = (uint8_t)type;
+    o->pend_qty = cmd->qty; /* a status answer shows whether the replace took */
+    o->pend_px = cmd->px;
     return 0;
 }
 
@@ -1040,6 +1048,18 @@ static int send_asks(desk_fix_session_t *s, uint64_t mono, uint64_t wall)
     return n;
 }
 
+/* The ExecID of a catch-up FILL, from the order and the venue's CumQty:
+ * status answers carry no usable ExecID (17=0 at most venues), and this
+ * makes two answers with the same CumQty one fill for the router (which
+ * drops a repeated exec_id) and a higher CumQty a new one.  The top bit
+ * keeps it apart from numeric ExecIDs (< 10^18). */
+static uint64_t catchup_exec_id(uint64_t order_id, int64_t cum_qty)
+{
+    uint64_t k[3] = {order_id, (uint64_t)cum_qty, UINT64_C(0x63617463682d7570)};
+
+    return fnv1a(k, sizeof k) | UINT64_C(1) << 63;
+}
+
 /* The venue's answer (150=I) about recovered order entry i.  Returns 1 and
  * fills ev when it settles the order, else 0.  A catch-up FILL (the venue's
  * CumQty, at its AvgPx) is emitted first when the venue filled anything: the
@@ -1081,7 +1101,7 @@ static int on_status(desk_fix_session_t *s, uint32_t i, const desk_fix_exec_t *x
         f.type = DESK_EV_FILL;
         f.flags = DESK_VEV_CATCHUP;
         f.last_px = x->avg_px;
-        f.exec_id = ev->exec_id ^ 0x5a5a5a5a5a5a5a5aull; /* distinct from the status's own */
+        f.exec_id = catchup_exec_id(s->ord[i].order_id, x->cum_qty);
         emit(s, &f);
     }
     switch (x->ord_status) {
@@ -1178,15 +1198,46 @@ static int send_live_asks(desk_fix_session_t *s, uint64_t mono, uint64_t wall)
     return n;
 }
 
+/* Ask about order entry i itself on this connection too: its pending
+ * request was settled without news of the order (fills lost with a
+ * sequence reset would stay missing).  Cold. */
+static void reask_live(desk_fix_session_t *s, uint32_t i)
+{
+    struct fix_order *o = &s->ord[i];
+
+    if ((o->flags & (OF_DONE | OF_ASK)) || o->live_cl == 0)
+        return;
+    o->flags |= OF_ASK;
+    s->live_left++;
+    if (s->live_scan > i)
+        s->live_scan = i; /* send_live_asks() scans forward */
+}
+
+/* 1 when the status answer shows the replace pending on o carried out: it
+ * names the replace's ClOrdID (the caller checked) with the OrderQty and
+ * Price the replace asked for.  Reads Price (44) from the message. */
+static int replace_took(const desk_fix_session_t *s, const struct fix_order *o,
+                        const desk_fix_exec_t *x)
+{
+    int64_t px = 0;
+    int have_px = desk_fix_get_fixed(&s->m, DESK_FIX_Price, &px) == 0;
+
+    if (o->pend_type != 'G' || x->order_qty == 0 || x->order_qty != o->pend_qty)
+        return 0;
+    return have_px ? px == o->pend_px : o->pend_px == 0;
+}
+
 /* The venue's answer (150=I) about live order entry i.  `was_known`: the
  * venue had answered the order before this report.  Emits what the desk has
- * not been told (the rules are in session.h, after desk_fix_session_adopt). */
+ * not been told (the rules are in session.h, after desk_fix_session_adopt).
+ * Not de-duplicated by ExecID: venues send ExecID 0 on every status answer;
+ * clearing ask_cl makes a repeat of the answer informational. */
 static void on_live_status(desk_fix_session_t *s, uint32_t i, const desk_fix_exec_t *x,
                            int was_known, uint64_t mono)
 {
     struct fix_order *o = &s->ord[i];
     uint64_t asked = o->ask_cl;
-    int req = o->ask_req;
+    int req = o->ask_req && o->pend_cl == asked; /* about a request still pending */
     desk_vevent_t ev = {0};
 
     o->ask_cl = 0;
@@ -1196,23 +1247,24 @@ static void on_live_status(desk_fix_session_t *s, uint32_t i, const desk_fix_exe
     ev.cum_qty = x->cum_qty;
     ev.venue_ns = mono;
     ev.reason = DESK_REJ_VENUE;
-    if (!exec_first(s, ev.exec_id))
-        return; /* a repeat of this answer */
     int unknown =
         x->ord_status == '8' && x->order_id.len == 4 && memcmp(x->order_id.p, "NONE", 4) == 0;
     int k = order_cl_index(o, asked);
     if (unknown) {
         if (o->flags & OF_DONE)
             return;
-        if (req && o->pend_cl == asked) {
-            slog(s, "fix: after the reconnect the venue does not know request d%llu: CANCEL_REJECT",
-                 (unsigned long long)asked);
+        if (req) {
+            slog(s,
+                 "fix: after the reconnect the venue does not know request d%llu: CANCEL_REJECT; "
+                 "asking about order d%llu",
+                 (unsigned long long)asked, (unsigned long long)o->live_cl);
             if (k >= 0)
                 o->answered |= (uint8_t)(1u << k);
             o->pend_cl = 0;
             ev.type = DESK_EV_CANCEL_REJECT;
             emit(s, &ev);
-        } else if (!req && !was_known) {
+            reask_live(s, i);
+        } else if (!o->ask_req && !was_known) {
             slog(s, "fix: after the reconnect the venue does not know order d%llu: REJECTED",
                  (unsigned long long)asked);
             ev.type = DESK_EV_REJECT;
@@ -1226,6 +1278,30 @@ static void on_live_status(desk_fix_session_t *s, uint32_t i, const desk_fix_exe
         }
         return;
     }
+    if (req && !(o->flags & OF_DONE) && (x->ord_status == '0' || x->ord_status == '1' ||
+                                         x->ord_status == '2')) {
+        if (replace_took(s, o, x)) {
+            /* Live (or filled) under the replace's ClOrdID at its quantity
+             * and price: the venue carried the replace out.  Before any
+             * catch-up fill, which may go past the old quantity. */
+            slog(s, "fix: after the reconnect the venue shows replace d%llu carried out: REPLACED",
+                 (unsigned long long)asked);
+            if (k >= 0)
+                o->answered |= (uint8_t)(1u << k);
+            o->live_cl = asked;
+            o->pend_cl = 0;
+            req = 0;
+            ev.type = DESK_EV_REPLACED;
+            emit(s, &ev);
+        } else if (o->pend_type != 'F' && x->ord_status != '2') {
+            slog(s,
+                 "fix: after the reconnect the outcome of replace d%llu is not known (the "
+                 "venue's OrderQty/Price are not the requested ones): left pending (check the "
+                 "order at the venue)",
+                 (unsigned long long)asked);
+            req = 0;
+        }
+    }
     if (x->cum_qty > o->cum) {
         /* Fills the session never saw (lost with a sequence reset, or
          * gap-filled by the venue): the router applies the difference. */
@@ -1238,7 +1314,7 @@ static void on_live_status(desk_fix_session_t *s, uint32_t i, const desk_fix_exe
         f.type = DESK_EV_FILL;
         f.flags = DESK_VEV_CATCHUP;
         f.last_px = x->avg_px;
-        f.exec_id = ev.exec_id ^ 0x5a5a5a5a5a5a5a5aull; /* distinct from the status's own */
+        f.exec_id = catchup_exec_id(o->order_id, x->cum_qty);
         o->cum = x->cum_qty;
         emit(s, &f);
     }
@@ -1247,28 +1323,32 @@ static void on_live_status(desk_fix_session_t *s, uint32_t i, const desk_fix_exe
     switch (x->ord_status) {
     case '0':
     case '1':
-        if (!req) {
-            if (!was_known) {
-                ev.type = DESK_EV_ACK; /* the ack itself was lost */
-                emit(s, &ev);
-            }
-        } else if (o->pend_cl == asked && o->pend_type == 'F') {
-            /* The order is still live after the cancel: refused (the
-             * OrderCancelReject was lost). */
+        if (!o->ask_req && !was_known) {
+            ev.type = DESK_EV_ACK; /* the ack itself was lost */
+            emit(s, &ev);
+        } else if (req) {
+            /* Still live after the cancel: refused (the OrderCancelReject
+             * was lost).  Replaces were settled or logged above. */
             if (k >= 0)
                 o->answered |= (uint8_t)(1u << k);
             o->pend_cl = 0;
             ev.type = DESK_EV_CANCEL_REJECT;
             emit(s, &ev);
-        } else if (o->pend_cl == asked) {
-            slog(s,
-                 "fix: after the reconnect the outcome of replace d%llu is not known: left "
-                 "pending (check the order at the venue)",
-                 (unsigned long long)asked);
         }
         return;
     case '2':
-        order_done(s, i); /* filled: the fills (or the catch-up) said so */
+        /* Filled (the fills or the catch-up said so): a request still
+         * pending came too late. */
+        if (req) {
+            slog(s, "fix: d%llu: the order is filled: request too late, CANCEL_REJECT",
+                 (unsigned long long)asked);
+            if (k >= 0)
+                o->answered |= (uint8_t)(1u << k);
+            o->pend_cl = 0;
+            ev.type = DESK_EV_CANCEL_REJECT;
+            emit(s, &ev);
+        }
+        order_done(s, i);
         return;
     case '4':
     case 'C':
@@ -1280,7 +1360,7 @@ static void on_live_status(desk_fix_session_t *s, uint32_t i, const desk_fix_exe
         emit(s, &ev);
         return;
     case '8':
-        if (!req && !was_known) {
+        if (!o->ask_req && !was_known) {
             ev.type = DESK_EV_REJECT;
             order_done(s, i);
             emit(s, &ev);
@@ -1326,13 +1406,18 @@ static void acct_start(desk_fix_session_t *s, uint64_t mono)
     if (s->acct_round && !s->acct_late_noted) {
         s->acct_late_noted = 1;
         slog(s,
-             "fix: the venue has not answered account request round %llu in full (%s%s): "
+             "fix: the venue has not answered account request round %llu in full (%s%s%s): "
              "starting the next",
              (unsigned long long)s->acct_n, s->acct_pos_done ? "" : "positions ",
-             s->acct_bal_done ? "" : "balance");
+             s->acct_bal_done ? "" : "balance",
+             s->acct_pos_done && s->acct_bal_done ? "answered; held for events deskd has not "
+                                                    "taken"
+                                                  : "");
     }
     s->acct_n++;
     s->acct_round = 1;
+    s->acct_retakes = 0;
+    s->acct_fills0 = s->fills_out; /* a fill from here on may be in one part only */
     s->acct_send_pos = s->acct_pos_on;
     s->acct_send_bal = s->acct_bal_on;
     s->acct_pos_done = !s->acct_pos_on;
@@ -1442,6 +1527,21 @@ static void acct_finish(desk_fix_session_t *s, uint64_t mono)
     if (!s->acct_round || !s->acct_pos_done || !s->acct_bal_done || s->acct_send_pos ||
         s->acct_send_bal)
         return;
+    if (s->pq_n > 0)
+        return; /* events before the report reach deskd first: tick() finishes it */
+    if (s->fills_out != s->acct_fills0 && s->acct_retakes < 2 && acct_wanted(s)) {
+        /* A fill came after the requests went out: the positions and the
+         * balance may be from either side of it.  Take the round again
+         * (as the Alpaca connector does); after two retakes the report goes
+         * as it is (deskd reports a break only when two reports agree). */
+        uint8_t n = (uint8_t)(s->acct_retakes + 1);
+        uint64_t next = s->acct_next;
+        s->acct_round = 0;
+        acct_start(s, mono);
+        s->acct_retakes = n;
+        s->acct_next = next; /* the period is unchanged */
+        return;
+    }
     s->acct_round = 0;
     s->acct_late_noted = 0;
     if (!acct_wanted(s))
@@ -1762,8 +1862,8 @@ static void on_exec(desk_fix_session_t *s, uint64_t mono)
         return;
     }
     if (rc == 0 && x.exec_type == 'I' && s->nask && on_status(s, i, &x, mono, &ev)) {
-        if (!exec_first(s, ev.exec_id))
-            return;
+        /* Not de-duplicated by ExecID (17=0 on status answers): on_status
+         * takes one answer per request. */
         if (is_terminal(x.ord_status))
             order_done(s, i);
         emit(s, &ev);
@@ -2252,6 +2352,9 @@ void desk_fix_session_on_close(desk_fix_session_t *s, const char *why)
 int desk_fix_session_tick(desk_fix_session_t *s, uint64_t mono, uint64_t wall)
 {
     int work = s->pq_n ? pq_drain(s) : 0;
+
+    if (DESK_UNLIKELY(s->acct_round) && s->pq_n == 0)
+        acct_finish(s, mono); /* a complete round held for the queued events */
 
     if (DESK_UNLIKELY(s->nask && !s->ask_sent) && s->state == DESK_FIX_ACTIVE && !s->resending)
         work += send_asks(s, mono, wall);

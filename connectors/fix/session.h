@@ -256,11 +256,18 @@ int desk_fix_session_adopt(desk_fix_session_t *s, const desk_vcmd_t *cmd, const 
  * lost when either side reset the numbers (141=Y, a new daily session) or
  * the venue gap-fills instead of resending.  The answer (150=I) fills the
  * difference between the venue's CumQty and the one the session saw with a
- * catch-up FILL (DESK_VEV_CATCHUP), and settles what the desk could not know:
- * an order the venue never received is REJECTED, a cancel it never received
- * or refused is CANCEL_REJECT, an order it canceled or expired is reported
- * so; an order the venue acknowledged before and no longer knows is only
- * logged.
+ * catch-up FILL (DESK_VEV_CATCHUP; its exec_id is derived from the order and
+ * the venue's CumQty, so the same CumQty twice is one fill for the router),
+ * and settles what the desk could not know: an order the venue never
+ * received is REJECTED; a cancel it never received is CANCEL_REJECT and the
+ * order itself is then asked too (its own fills may be lost); a cancel it
+ * refused, or one on an order it shows filled (too late), is CANCEL_REJECT;
+ * a replace it shows live or filled under the replace's ClOrdID at the
+ * requested OrderQty and Price is REPLACED (other figures: left pending,
+ * logged); an order it canceled or expired is reported so; an order the
+ * venue acknowledged before and no longer knows is only logged.  Answers
+ * are not de-duplicated by ExecID (venues send 17=0 on every one): the
+ * first answer to each request counts, later ones are informational.
  *
  * Account (desk_fix_session_on_account): after every Logon and then every
  * reconcile_interval_ns, RequestForPositions (35=AN, PosReqType 0) and
@@ -268,7 +275,10 @@ int desk_fix_session_adopt(desk_fix_session_t *s, const desk_vcmd_t *cmd, const 
  * PositionReport 35=AP per instrument; CollateralReport 35=BA, CashOutstanding
  * 901 = cash, MarginExcess 899 = buying power) become one
  * desk_account_report_t with DESK_REPORT_POSITIONS and/or
- * DESK_REPORT_BALANCE.  A venue that refuses one of the requests
+ * DESK_REPORT_BALANCE.  The report waits until every event emitted before it
+ * has reached deskd (none left in the pending queue), and a round during
+ * which a FILL was emitted is taken again (at most twice; then it goes as it
+ * is), so positions and balance are of one moment.  A venue that refuses one of the requests
  * (BusinessMessageReject 35=j or Reject 35=3 naming it, a RequestForPositionsAck
  * or CollateralInquiryAck that rejects it) has that part turned off for the
  * rest of the session's life, with one log line; the session is not

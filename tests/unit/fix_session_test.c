@@ -46,9 +46,9 @@
  *                         with the reset comes as one catch-up FILL, a
  *                         cancel carried out as CANCELED, an order the venue
  *                         never got as REJECT, an acknowledged order it
- *                         forgot and an unknowable replace only logged;
- *                         without a reset the resend's fill and the answer
- *                         make exactly one FILL.
+ *                         forgot only logged, a replace shown live at its
+ *                         OrderQty/Price REPLACED; without a reset the
+ *                         resend's fill and the answer make exactly one FILL.
  * test_account_round      35=AN / 35=BB after the Logon (every field the
  *                         dictionary requires), AO + AP (SOD + TQ, FIN) + BA
  *                         -> one report with both positions and the balance;
@@ -59,6 +59,17 @@
  *                         turn each part off with one log line, the session
  *                         stays UP; a RequestForPositionsAck 728=4 or a
  *                         CollateralInquiryAck 945=4 do the same.
+ * test_status_exec_id0    two status answers with ExecID 17=0 are both
+ *                         handled; a catch-up FILL's exec_id is the same for
+ *                         the same order and CumQty (recovery path too).
+ * test_status_reask_order a cancel the venue does not know: CANCEL_REJECT,
+ *                         then the order itself is asked on the same Logon.
+ * test_status_pending_requests  a replace shown at other figures stays
+ *                         pending (logged); a cancel on an order shown filled
+ *                         is CANCEL_REJECT after the catch-up FILL.
+ * test_account_hold       the report waits for the queued events before it;
+ *                         a round a FILL overtook is taken again, the period
+ *                         unchanged.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -1204,21 +1215,29 @@ static void test_relogon_status(void **state)
     /* d50 was acknowledged and the venue no longer knows it: logged only. */
     venue(c, s, t, "8", in++, 0, "37=NONE|11=d50|17=S5|150=I|39=8|55=AMZN|54=1|151=0|14=0|6=0");
     assert_non_null(strstr(c->logs, "no longer knows d50"));
-    /* Live after the replace: done or not, nobody can tell: logged only. */
-    venue(c, s, t, "8", in++, 0, er('I', '0', "d61", "d60", "S6", NULL, "0", "10"));
-    assert_non_null(strstr(c->logs, "outcome of replace d61 is not known"));
-    assert_int_equal(c->nev, 8);
+    /* Live under the replace's ClOrdID at its quantity and price: the
+     * venue carried the replace out (its ExecutionReport was lost). */
+    char rb[512];
+    snprintf(rb, sizeof rb, "%s|38=12|44=150",
+             er('I', '0', "d61", "d60", "S6", NULL, "0", "12"));
+    venue(c, s, t, "8", in++, 0, rb);
+    assert_null(strstr(c->logs, "outcome of replace d61 is not known"));
+    assert_int_equal(c->nev, 9);
+    assert_int_equal(c->ev[8].type, DESK_EV_REPLACED);
+    assert_int_equal(c->ev[8].order_id, 12);
     /* A second answer settles nothing more. */
     venue(c, s, t, "8", in++, 0, er('I', '2', "d10", NULL, "S4", NULL, "10", "0"));
-    assert_int_equal(c->nev, 8);
-    /* Still live: d50 and d60; the next Logon asks again about those only. */
+    venue(c, s, t, "8", in++, 0, rb);
+    assert_int_equal(c->nev, 9);
+    /* Still live: d50 and d60 (now d61); the next Logon asks again about
+     * those only. */
     desk_fix_session_on_close(s, "dropped");
     logon(c, s, t + SEC);
     desk_fix_session_tick(s, t + SEC, wall(t + SEC));
     expect_sent(c, "H", 2);
     assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d50");
     expect_sent(c, "H", 3);
-    assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d61");
+    assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d61"); /* the order's own now */
     expect_nothing_sent(c);
     desk_fix_session_destroy(s);
     free(c);
@@ -1500,6 +1519,256 @@ static void test_account_refused(void **state)
     free(c);
 }
 
+/* A Logon with a sequence reset and two live orders (d10: 3 of 10 filled
+ * while down, d20: acked, cancel d21 in flight); cursor past the Logon. */
+static desk_fix_session_t *two_live(struct cap *c, uint64_t t)
+{
+    desk_fix_session_cfg_t sc = cfg_default();
+    sc.reset_on_logon = 1;
+    sc.instr = TEST_INSTR;
+    sc.ninstr = 2;
+    desk_fix_session_t *s = sess_new(c, &sc);
+    uint64_t in = 2;
+
+    logon(c, s, t);
+    desk_vcmd_t a = cmd_new(7, 10, 10 * E8, 150 * E8);
+    desk_vcmd_t b = cmd_new(8, 20, 10 * E8, 150 * E8);
+    assert_int_equal(desk_fix_session_new(s, &a, "AMZN", 4, t, wall(t)), 0);
+    venue(c, s, t, "8", in++, 0, er('0', '0', "d10", NULL, "E1", NULL, "0", "10"));
+    assert_int_equal(desk_fix_session_new(s, &b, "AMZN", 4, t, wall(t)), 0);
+    venue(c, s, t, "8", in++, 0, er('0', '0', "d20", NULL, "E2", NULL, "0", "10"));
+    while (take(c))
+        ;
+    assert_int_equal(c->nev, 2);
+    desk_fix_session_on_close(s, "dropped");
+    logon(c, s, t + SEC);
+    return s;
+}
+
+/* Status answers carry ExecID 17=0 at real venues: every one is handled,
+ * and a catch-up FILL's exec_id depends on the order and CumQty only. */
+static void test_status_exec_id0(void **state)
+{
+    (void)state;
+    struct cap *c = cap_new();
+    uint64_t t = T0 + SEC, in = 2;
+    desk_fix_session_t *s = two_live(c, T0);
+
+    desk_fix_session_tick(s, t, wall(t));
+    expect_sent(c, "H", 2);
+    assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d10");
+    expect_sent(c, "H", 3);
+    assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d20");
+    venue(c, s, t, "8", in++, 0, er('I', '1', "d10", NULL, "0", NULL, "3", "7"));
+    venue(c, s, t, "8", in++, 0, er('I', '1', "d20", NULL, "0", NULL, "5", "5"));
+    assert_int_equal(c->nev, 4);
+    assert_int_equal(c->ev[2].type, DESK_EV_FILL);
+    assert_true(c->ev[2].flags & DESK_VEV_CATCHUP);
+    assert_int_equal(c->ev[2].order_id, 7);
+    assert_int_equal(c->ev[2].cum_qty, 3 * E8);
+    assert_int_equal(c->ev[3].type, DESK_EV_FILL);
+    assert_int_equal(c->ev[3].order_id, 8);
+    assert_int_equal(c->ev[3].cum_qty, 5 * E8);
+    assert_true(c->ev[2].exec_id != c->ev[3].exec_id);
+    uint64_t xid = c->ev[2].exec_id;
+    desk_fix_session_destroy(s);
+    free(c);
+
+    /* The recovery path: the same order at the same CumQty gives the same
+     * exec_id (the router drops the repeat), a higher CumQty a new one. */
+    c = cap_new();
+    desk_fix_session_cfg_t sc = cfg_default();
+    s = sess_new(c, &sc);
+    desk_vcmd_t r = cmd_new(7, 10, 10 * E8, 150 * E8);
+    desk_vcmd_t r2 = cmd_new(9, 30, 10 * E8, 150 * E8);
+    r.type = r2.type = DESK_CMD_RECOVER;
+    assert_int_equal(desk_fix_session_adopt(s, &r, "AMZN", 4), 0);
+    assert_int_equal(desk_fix_session_adopt(s, &r2, "AMZN", 4), 0);
+    logon(c, s, T0);
+    desk_fix_session_tick(s, T0, wall(T0));
+    in = 2;
+    venue(c, s, T0, "8", in++, 0, er('I', '1', "d10", NULL, "0", NULL, "3", "7"));
+    venue(c, s, T0, "8", in++, 0, er('I', '1', "d30", NULL, "0", NULL, "4", "6"));
+    assert_int_equal(c->nev, 4); /* FILL, ACK for each: the second not dropped */
+    assert_int_equal(c->ev[0].type, DESK_EV_FILL);
+    assert_int_equal(c->ev[0].exec_id, xid);
+    assert_int_equal(c->ev[2].type, DESK_EV_FILL);
+    assert_int_equal(c->ev[2].order_id, 9);
+    assert_true(c->ev[2].exec_id != xid);
+    desk_fix_session_destroy(s);
+    free(c);
+}
+
+/* A pending cancel the venue never received: CANCEL_REJECT, then the order
+ * itself is asked on the same Logon, and its lost fills come back. */
+static void test_status_reask_order(void **state)
+{
+    (void)state;
+    struct cap *c = cap_new();
+    desk_fix_session_cfg_t sc = cfg_default();
+    sc.reset_on_logon = 1;
+    sc.instr = TEST_INSTR;
+    sc.ninstr = 2;
+    desk_fix_session_t *s = sess_new(c, &sc);
+    uint64_t t = T0, in = 2;
+
+    logon(c, s, t);
+    desk_vcmd_t b = cmd_new(8, 20, 10 * E8, 150 * E8);
+    assert_int_equal(desk_fix_session_new(s, &b, "AMZN", 4, t, wall(t)), 0);
+    venue(c, s, t, "8", in++, 0, er('0', '0', "d20", NULL, "E2", NULL, "0", "10"));
+    desk_vcmd_t x = cmd_req(DESK_CMD_CANCEL, &b, 21, 20);
+    assert_int_equal(desk_fix_session_cancel(s, &x, "AMZN", 4, t, wall(t)), 0);
+    expect_sent(c, "D", 2);
+    expect_sent(c, "F", 3);
+    desk_fix_session_on_close(s, "dropped");
+    t += SEC;
+    logon(c, s, t);
+    desk_fix_session_tick(s, t, wall(t));
+    expect_sent(c, "H", 2);
+    assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d21");
+    expect_nothing_sent(c);
+    in = 2;
+    venue(c, s, t, "8", in++, 0, "37=NONE|11=d21|17=S1|150=I|39=8|55=AMZN|54=1|151=0|14=0|6=0");
+    assert_int_equal(c->nev, 2);
+    assert_int_equal(c->ev[1].type, DESK_EV_CANCEL_REJECT);
+    desk_fix_session_tick(s, t, wall(t));
+    expect_sent(c, "H", 3);
+    assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d20");
+    expect_nothing_sent(c);
+    venue(c, s, t, "8", in++, 0, er('I', '1', "d20", NULL, "S2", NULL, "4", "6"));
+    assert_int_equal(c->nev, 3);
+    assert_int_equal(c->ev[2].type, DESK_EV_FILL);
+    assert_int_equal(c->ev[2].cum_qty, 4 * E8);
+    assert_int_equal(desk_fix_session_stats(s)->status_asks, 2);
+    desk_fix_session_destroy(s);
+    free(c);
+}
+
+/* Pending requests answered by a status: a replace at other figures stays
+ * pending (logged); a cancel on a filled order is refused (too late). */
+static void test_status_pending_requests(void **state)
+{
+    (void)state;
+    struct cap *c = cap_new();
+    uint64_t t = T0, in = 2;
+    desk_fix_session_cfg_t sc = cfg_default();
+    sc.reset_on_logon = 1;
+    sc.instr = TEST_INSTR;
+    sc.ninstr = 2;
+    desk_fix_session_t *s = sess_new(c, &sc);
+
+    logon(c, s, t);
+    desk_vcmd_t a = cmd_new(7, 10, 10 * E8, 150 * E8);
+    desk_vcmd_t b = cmd_new(8, 20, 10 * E8, 150 * E8);
+    assert_int_equal(desk_fix_session_new(s, &a, "AMZN", 4, t, wall(t)), 0);
+    venue(c, s, t, "8", in++, 0, er('0', '0', "d10", NULL, "E1", NULL, "0", "10"));
+    assert_int_equal(desk_fix_session_new(s, &b, "AMZN", 4, t, wall(t)), 0);
+    venue(c, s, t, "8", in++, 0, er('0', '0', "d20", NULL, "E2", NULL, "0", "10"));
+    desk_vcmd_t ra = cmd_req(DESK_CMD_REPLACE, &a, 11, 10);
+    ra.qty = 12 * E8;
+    assert_int_equal(desk_fix_session_replace(s, &ra, "AMZN", 4, t, wall(t)), 0);
+    desk_vcmd_t xb = cmd_req(DESK_CMD_CANCEL, &b, 21, 20);
+    assert_int_equal(desk_fix_session_cancel(s, &xb, "AMZN", 4, t, wall(t)), 0);
+    while (take(c))
+        ;
+    desk_fix_session_on_close(s, "dropped");
+    t += SEC;
+    logon(c, s, t);
+    desk_fix_session_tick(s, t, wall(t));
+    expect_sent(c, "H", 2);
+    assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d11");
+    expect_sent(c, "H", 3);
+    assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d21");
+    in = 2;
+    char rb[512];
+    snprintf(rb, sizeof rb, "%s|38=10|44=150", er('I', '0', "d11", "d10", "S1", NULL, "0", "10"));
+    venue(c, s, t, "8", in++, 0, rb);
+    assert_int_equal(c->nev, 2);
+    assert_non_null(strstr(c->logs, "outcome of replace d11 is not known"));
+    /* d20 filled in full before the cancel arrived. */
+    venue(c, s, t, "8", in++, 0, er('I', '2', "d21", "d20", "S2", NULL, "10", "0"));
+    assert_int_equal(c->nev, 4);
+    assert_int_equal(c->ev[2].type, DESK_EV_FILL);
+    assert_int_equal(c->ev[2].cum_qty, 10 * E8);
+    assert_int_equal(c->ev[3].type, DESK_EV_CANCEL_REJECT);
+    assert_int_equal(c->ev[3].order_id, 8);
+    /* The next Logon asks about the replace again only. */
+    desk_fix_session_on_close(s, "dropped");
+    logon(c, s, t + SEC);
+    desk_fix_session_tick(s, t + SEC, wall(t + SEC));
+    expect_sent(c, "H", 2);
+    assert_string_equal(fld(c, DESK_FIX_ClOrdID), "d11");
+    expect_nothing_sent(c);
+    desk_fix_session_destroy(s);
+    free(c);
+}
+
+/* An account report waits for the events queued before it, and a round a
+ * fill overtook is taken again. */
+static void test_account_hold(void **state)
+{
+    (void)state;
+    struct cap *c = cap_new();
+    desk_fix_session_cfg_t sc = cfg_default();
+    sc.instr = TEST_INSTR;
+    sc.ninstr = 2;
+    sc.reconcile_interval_ns = 10 * SEC;
+    desk_fix_session_t *s = sess_new(c, &sc);
+    uint64_t t = T0, in = 2;
+
+    desk_fix_session_on_account(s, c_account);
+    logon(c, s, t);
+    desk_vcmd_t a = cmd_new(7, 10, 10 * E8, 150 * E8);
+    assert_int_equal(desk_fix_session_new(s, &a, "AMZN", 4, t, wall(t)), 0);
+    expect_sent(c, "D", 2);
+    venue(c, s, t, "8", in++, 0, er('0', '0', "d10", NULL, "E1", NULL, "0", "10"));
+    /* A fill deskd cannot take yet: queued, and still queued at the tick
+     * that starts the round. */
+    c->refuse_emit = 2;
+    venue(c, s, t, "8", in++, 0, er('F', '1', "d10", NULL, "E2", "2", "2", "8"));
+    desk_fix_session_tick(s, t, wall(t));
+    expect_sent(c, "AN", 3);
+    expect_sent(c, "BB", 4);
+    assert_int_equal(c->nev, 1);
+    venue_posack(c, s, t, in++, 1, 1, 0, 0);
+    venue_posrpt(c, s, t, in++, 1, 1, "AMZN", "702=1|703=FIN|704=2|705=0");
+    venue(c, s, t, "BA", in++, 0, "908=CR1|909=c1|910=3|901=700");
+    assert_int_equal(c->nrep, 0); /* the fill before it has not reached deskd */
+    desk_fix_session_tick(s, t, wall(t));
+    assert_int_equal(c->nev, 2);
+    assert_int_equal(c->nrep, 1); /* then the report, not taken again */
+    assert_int_equal(c->rep.pos[0].qty, 2 * E8);
+    expect_nothing_sent(c);
+
+    /* A fill between the PositionReport and the CollateralReport: the
+     * round is taken again. */
+    t += 10 * SEC;
+    desk_fix_session_tick(s, t, wall(t));
+    expect_sent(c, "AN", 5);
+    expect_sent(c, "BB", 6);
+    venue_posack(c, s, t, in++, 2, 1, 0, 0);
+    venue_posrpt(c, s, t, in++, 2, 1, "AMZN", "702=1|703=FIN|704=2|705=0");
+    venue(c, s, t, "8", in++, 0, er('F', '1', "d10", NULL, "E3", "1", "3", "7"));
+    venue(c, s, t, "BA", in++, 0, "908=CR2|909=c2|910=3|901=550");
+    assert_int_equal(c->nrep, 1);
+    desk_fix_session_tick(s, t, wall(t));
+    expect_sent(c, "AN", 7);
+    assert_string_equal(fld(c, DESK_FIX_PosReqID), "p3");
+    expect_sent(c, "BB", 8);
+    venue_posack(c, s, t, in++, 3, 1, 0, 0);
+    venue_posrpt(c, s, t, in++, 3, 1, "AMZN", "702=1|703=FIN|704=3|705=0");
+    venue(c, s, t, "BA", in++, 0, "908=CR3|909=c3|910=3|901=550");
+    assert_int_equal(c->nrep, 2);
+    assert_int_equal(c->rep.pos[0].qty, 3 * E8);
+    /* The period is unchanged: the next round 10 s after round 2. */
+    desk_fix_session_tick(s, t + 9 * SEC, wall(t + 9 * SEC));
+    expect_nothing_sent(c);
+    desk_fix_session_tick(s, t + 10 * SEC, wall(t + 10 * SEC));
+    expect_sent(c, "AN", 9);
+    desk_fix_session_destroy(s);
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1518,6 +1787,10 @@ int main(void)
         cmocka_unit_test(test_relogon_status),
         cmocka_unit_test(test_account_round),
         cmocka_unit_test(test_account_refused),
+        cmocka_unit_test(test_status_exec_id0),
+        cmocka_unit_test(test_status_reask_order),
+        cmocka_unit_test(test_status_pending_requests),
+        cmocka_unit_test(test_account_hold),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
