@@ -446,9 +446,14 @@ static void peer_start(int port, int first)
     fail_msg("desk-fix-peer did not start");
 }
 
+/* Hand the peer one command, never over an unread one (see
+ * tests/peers/fix_peer.cc: the peer claims the file by renaming it). */
 static void peer_command(const char *cmd)
 {
     char tmp[256];
+    for (uint64_t t0 = now_ms(); access(g_control, F_OK) == 0; usleep(2000))
+        if (now_ms() - t0 > 10000)
+            fail_msg("desk-fix-peer did not take its previous command within 10 s");
     snprintf(tmp, sizeof tmp, "%s.tmp", g_control);
     FILE *f = fopen(tmp, "w");
     assert_non_null(f);

@@ -38,7 +38,10 @@
  *     (35=j 380=3, QuickFIX's answer to an unsupported MsgType), reject with
  *     a session Reject (35=3 373=5);
  *   - faults on demand, from a control file (--control) polled every tick or
- *     from --on-app N:CMD (run after the N-th application message):
+ *     from --on-app N:CMD (run after the N-th application message).  The
+ *     peer claims the file by renaming it before reading it; a client writes
+ *     its next command only once the file is gone (taken), never over an
+ *     unread one:
  *       drop           close the TCP connection without a Logout
  *       skip K         jump the outbound MsgSeqNum by K, then send a
  *                      Heartbeat so the gap shows at once
@@ -511,14 +514,18 @@ class Peer : public FIX::Application
     void run_commands()
     {
         if (!opt_.control.empty()) {
-            std::ifstream in(opt_.control);
-            if (in) {
+            /* Claim the file by renaming it first: a command the client
+             * writes while this one is being read lands in a new control
+             * file for the next tick instead of being removed unread. */
+            std::string taken = opt_.control + ".taken";
+            if (std::rename(opt_.control.c_str(), taken.c_str()) == 0) {
+                std::ifstream in(taken);
                 std::string line;
                 while (std::getline(in, line))
                     if (!line.empty())
                         pending_.push_back(line);
                 in.close();
-                std::remove(opt_.control.c_str());
+                std::remove(taken.c_str());
             }
         }
         while (!pending_.empty()) {

@@ -200,10 +200,16 @@ static void peer_cleanup(struct peer *p)
 }
 
 /* Give the peer a fault command through its control file. */
+/* Hand the peer one command.  The peer claims the control file by renaming
+ * it; wait until it has taken the previous one, so that this command never
+ * replaces an unread one. */
 static void peer_command(struct peer *p, const char *cmd)
 {
     char tmp[160];
 
+    for (uint64_t t0 = mono_ms(); access(p->control, F_OK) == 0; usleep(2000))
+        if (mono_ms() - t0 > 10000)
+            fail_msg("desk-fix-peer did not take its previous command within 10 s");
     snprintf(tmp, sizeof tmp, "%s.tmp", p->control);
     FILE *f = fopen(tmp, "w");
     assert_non_null(f);
