@@ -14,6 +14,6 @@ if(TARGET desk-alpaca-sim AND TARGET desk_client_static AND TARGET desk_cli)
   desk_test_warnings(alpaca_e2e_test)
   add_dependencies(alpaca_e2e_test desk_cli desk-alpaca-sim)
   add_test(NAME alpaca_e2e_test COMMAND alpaca_e2e_test)
-  set_tests_properties(alpaca_e2e_test PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 240 RUN_SERIAL TRUE
+  set_tests_properties(alpaca_e2e_test PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600 RUN_SERIAL TRUE
     ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")
 endif()

@@ -19,7 +19,7 @@ if(TARGET desk_fix AND TARGET desk_client_static AND TARGET desk_cli)
   desk_test_warnings(fix_e2e_test)
   add_dependencies(fix_e2e_test desk_cli)
   add_test(NAME fix_e2e_test COMMAND fix_e2e_test)
-  set_tests_properties(fix_e2e_test PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 180 RUN_SERIAL TRUE
+  set_tests_properties(fix_e2e_test PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 480 RUN_SERIAL TRUE
     ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")
 endif()
 

@@ -13,6 +13,6 @@ if(TARGET desk_client_static AND TARGET desk_cli)
   desk_test_warnings(killswitch_test)
   add_dependencies(killswitch_test desk_cli)
   add_test(NAME killswitch_test COMMAND killswitch_test)
-  set_tests_properties(killswitch_test PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120 RUN_SERIAL TRUE
+  set_tests_properties(killswitch_test PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 RUN_SERIAL TRUE
     ENVIRONMENT "CMOCKA_MESSAGE_OUTPUT=stdout")
 endif()

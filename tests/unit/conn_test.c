@@ -454,14 +454,14 @@ static void test_reconnect_backoff(void **state)
         assert_non_null(k);
         assert_int_equal(desk_loop_init(&l, 1, NULL), 0);
         assert_int_equal(desk_tls_ctx_init(&tctx, &(desk_tls_cfg_t){.ca_file = cert_pem}), 0);
-        srv_start(&s, tls, N, acts, 700); /* A_HOLD outlasts stable_ns */
+        srv_start(&s, tls, N, acts, 3000); /* A_HOLD outlasts stable_ns by 2 s (slow handshakes) */
         desk_conn_cfg_t cc = {.host = "127.0.0.1", .port = s.port,
                               .tls = tls ? &tctx : NULL, .server_name = "localhost",
-                              .connect_timeout_ns = MS(2000), .backoff_base_ns = base,
-                              .backoff_max_ns = max, .stable_ns = MS(500), .seed = 42};
+                              .connect_timeout_ns = MS(10000), .backoff_base_ns = base,
+                              .backoff_max_ns = max, .stable_ns = MS(1000), .seed = 42};
         assert_int_equal(desk_conn_init(&c, &l, &cc, &cli_cb, k), 0);
         assert_int_equal(desk_conn_open(&c), 0);
-        DRIVE(&l, k->closes == N, 8000);
+        DRIVE(&l, k->closes == N, 40000);
 
         assert_int_equal(k->opens, N);
         assert_int_equal(c.stats.attempts, N); /* the 9th is waiting for its timer */

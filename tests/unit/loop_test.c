@@ -36,16 +36,17 @@
 #include "connectors/net/loop.h"
 #include "core/clock.h"
 
-/* Poll until `cond` holds, sleeping in the kernel between turns; fail after ms. */
+/* Poll until `cond` holds, sleeping in the kernel between turns; fail after
+ * 5 x ms (the head room a loaded, sanitized CI machine needs). */
 #define DRIVE(l, cond, ms)                                                              \
     do {                                                                                \
-        uint64_t end_ = desk_now_ns() + (uint64_t)(ms) * 1000000u;                      \
+        uint64_t end_ = desk_now_ns() + (uint64_t)(ms) * 5000000u;                      \
         for (;;) {                                                                      \
             desk_loop_poll((l), desk_now_ns());                                         \
             if (cond)                                                                   \
                 break;                                                                  \
             if (desk_now_ns() > end_)                                                   \
-                fail_msg("timed out after %d ms waiting for %s", (int)(ms), #cond);     \
+                fail_msg("timed out after %d ms waiting for %s", 5 * (int)(ms), #cond); \
             desk_loop_wait((l), 2000000u);                                              \
         }                                                                               \
     } while (0)
@@ -487,7 +488,7 @@ static void test_connect_timeout(void **state)
         assert_int_equal(r.err, -ETIMEDOUT);
         assert_int_equal(r.opens, 0);
         assert_true(el >= timeouts_ms[k] * 1000000u);
-        assert_true(el < timeouts_ms[k] * 1000000u + 1500000000u);
+        assert_true(el < timeouts_ms[k] * 1000000u + 10000000000u); /* fired, not the DRIVE bound */
         desk_loop_fini(&l);
     }
     for (int i = 0; i < nfill; i++)
@@ -636,7 +637,7 @@ static void test_fini_inflight(void **state)
     assert_true(l.inflight >= 5);
     uint64_t t0 = desk_now_ns();
     desk_loop_fini(&l);
-    assert_true(desk_now_ns() - t0 < 1000000000ull);
+    assert_true(desk_now_ns() - t0 < 20000000000ull); /* did not wait out the 60 s timers */
     assert_null(l.socks); /* zeroed: memory was freed, not leaked */
     assert_int_equal(f.n, 0);
     assert_int_equal(r.closes, 0); /* fini runs no callbacks */

@@ -200,12 +200,7 @@ static int group_setup(void **state)
     double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
     print_message("loaded %zu events from %llu lines in %.3f s\n", MD->n,
                   (unsigned long long)MD->lines, secs);
-#if !defined(DESK_SANITIZED) && defined(NDEBUG)
-    if (secs > 1.0) {
-        print_error("loading the capture took %.3f s (> 1 s)\n", secs);
-        return -1;
-    }
-#endif
+    /* Load speed is measured in bench/, not asserted here. */
     return 0;
 }
 

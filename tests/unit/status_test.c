@@ -742,12 +742,20 @@ static void test_cli_status(void **state)
     free(out);
 }
 
-/* Interrupts the main thread's --watch loop after 300 ms. */
+/* Interrupts the main thread's --watch loop 1 s after the loop has put
+ * its SIGINT handler in place (before that, SIGINT would kill the test). */
 static void *interrupter(void *arg)
 {
-    struct timespec ts = {0, 300000000};
+    struct timespec tick = {0, 2000000}, run = {1, 0};
+    struct sigaction sa;
 
-    nanosleep(&ts, NULL);
+    for (int i = 0; i < 10000; i++) { /* <= 20 s */
+        sigaction(SIGINT, NULL, &sa);
+        if (sa.sa_handler != SIG_DFL)
+            break;
+        nanosleep(&tick, NULL);
+    }
+    nanosleep(&run, NULL);
     pthread_kill(*(pthread_t *)arg, SIGINT);
     return NULL;
 }
@@ -773,7 +781,9 @@ static void test_cli_watch_json(void **state)
         assert_jstr(root, "desk", g_desk);
         cJSON_Delete(root);
     }
-    assert_true(lines >= 3 && lines <= 40);
+    /* About 20 frames at 50 ms in 1 s; fewer on a loaded machine, never
+     * more than the interval allows. */
+    assert_true(lines >= 2 && lines <= 40);
     free(out);
     /* SIGINT's disposition is back to what it was. */
     struct sigaction sa;
