@@ -51,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -144,9 +145,13 @@ static void peer_start(struct peer *p, const char *const *extra)
         argv[n++] = *extra++;
     argv[n] = NULL;
 
+    pid_t parent = getpid();
     p->pid = fork();
     assert_true(p->pid >= 0);
     if (p->pid == 0) {
+        /* The peer dies with this test, even when the test is killed. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(127);
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
