@@ -68,7 +68,7 @@
 
 #define LOT (DESK_SCALE / 100000) /* 0.00001 BTC */
 #define TICK (DESK_SCALE / 100)   /* 0.01 USDT */
-#define TIMEOUT_NS 10000000000ull /* an order unanswered this long: failure */
+#define TIMEOUT_NS 30000000000ull /* an order unanswered this long: failure */
 #define SOH "\001"
 
 enum row { ROW_DESK = 0, ROW_DESK_OUT, ROW_DESK_IN, ROW_TCP_SAME, ROW_TCP_CROSS, ROW__COUNT };
