@@ -29,13 +29,13 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -45,8 +45,6 @@
 
 #include "desk/client.h"
 #include "desk/fixed.h"
-
-extern char **environ;
 
 #define QTY_REST 100000  /* 0.001 BTC */
 #define QTY_TAKE 2000000 /* 0.02 BTC: about 1,200 USDT, 1.2 USDT of fee a side */
@@ -95,20 +93,35 @@ static char *slurp(const char *path)
     return b;
 }
 
-/* Run argv with stdout to `out` and stderr to `err` (NULL: inherit). */
+/* Open `path` on descriptor `fd` (in a child, before exec); 0 or -1. */
+static int redirect(int fd, const char *path, int flags)
+{
+    int f = open(path, O_WRONLY | O_CREAT | flags, 0644);
+    if (f < 0 || dup2(f, fd) < 0)
+        return -1;
+    close(f);
+    return 0;
+}
+
+/* Run argv with stdout to `out` (truncated) and stderr appended to `err`
+ * (NULL: inherit).  The child dies with this process (a CI timeout kills
+ * only the test), so no deskd outlives it. */
 static pid_t spawn(char *const argv[], const char *out, const char *err)
 {
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-
-    posix_spawn_file_actions_init(&fa);
-    if (out)
-        posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (err)
-        posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    return rc == 0 ? pid : -1;
+    fflush(stdout); /* the child must not repeat our buffered output */
+    fflush(stderr);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) /* died before prctl took effect */
+            _exit(127);
+        if ((out && redirect(1, out, O_TRUNC) != 0) || (err && redirect(2, err, O_APPEND) != 0))
+            _exit(127);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
 }
 
 static int run(char *const argv[], const char *out, const char *err)
@@ -131,18 +144,23 @@ static int desk_cmd(const char *cmd, const char *arg)
     return run(argv, out, err);
 }
 
-static cJSON *status_json(void)
+static cJSON *status_parse(const char *out)
 {
-    char out[300];
-    snprintf(out, sizeof out, "%s/status.json", g_dir);
-    char *argv[] = {DESK_CLI, "status", "-n", g_name, "--json", NULL};
-    assert_int_equal(run(argv, out, NULL), 0);
     char *txt = slurp(out);
     cJSON *j = cJSON_Parse(txt);
     if (j == NULL)
         fail_msg("desk status --json is not JSON: %.200s", txt);
     free(txt);
     return j;
+}
+
+static cJSON *status_json(void)
+{
+    char out[300];
+    snprintf(out, sizeof out, "%s/status.json", g_dir);
+    char *argv[] = {DESK_CLI, "status", "-n", g_name, "--json", NULL};
+    assert_int_equal(run(argv, out, NULL), 0);
+    return status_parse(out);
 }
 
 static const cJSON *strat_json(const cJSON *st, int i)
@@ -218,6 +236,26 @@ static int pump(desk_client_t *c)
         while (pump(c), !((ok) = (cond)) && now_ms() < end_)                                       \
             msleep(2);                                                                             \
     } while (0)
+
+/* desk status --json, polling c while the CLI runs: a sanitized CLI on a
+ * loaded machine can take longer to start than "s"'s 500 ms heartbeat
+ * timeout, and c must not go stale meanwhile.  Caller deletes. */
+static cJSON *status_json_polling(desk_client_t *c)
+{
+    char out[300];
+    snprintf(out, sizeof out, "%s/status.json", g_dir);
+    char *argv[] = {DESK_CLI, "status", "-n", g_name, "--json", NULL};
+    pid_t pid = spawn(argv, out, NULL), w;
+    int st = 0;
+    assert_true(pid > 0);
+    while ((w = waitpid(pid, &st, WNOHANG)) == 0) {
+        pump(c);
+        msleep(2);
+    }
+    assert_int_equal(w, pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    return status_parse(out);
+}
 
 static struct ord *submit(desk_client_t *c, desk_side_t side, desk_tif_t tif, int64_t qty,
                           int64_t px)
@@ -299,10 +337,18 @@ static int setup(void **state)
     char *argv[] = {DESK_CLI, "up", "-c", g_toml, NULL};
     g_deskd = spawn(argv, NULL, g_log);
     assert_true(g_deskd > 0);
-    for (int i = 0; i < 150; i++) {
-        if (desk_cmd("status", NULL) == 0)
-            return 0;
-        msleep(100);
+    /* Wait until it is RUNNING: its segment answers desk status earlier,
+     * while it is still starting.  Up to 60 s (sanitizers, loaded CI). */
+    char out[300];
+    snprintf(out, sizeof out, "%s/out.txt", g_dir);
+    for (uint64_t end = now_ms() + 60000; now_ms() < end; msleep(100)) {
+        if (desk_cmd("status", "--json") == 0) {
+            char *txt = slurp(out);
+            int up = txt && strstr(txt, "\"run_state\":\"RUNNING\"") != NULL;
+            free(txt);
+            if (up)
+                return 0;
+        }
     }
     char *log = slurp(g_log);
     fprintf(stderr, "deskd did not come up:\n%s\n", log ? log : "");
@@ -334,10 +380,11 @@ static void test_stale_heartbeat(void **state)
     assert_true(ok);
     assert_false(a->done || b->done);
 
-    /* Stop polling: this process lives, its heartbeat ages past 500 ms. */
+    /* Stop polling: this process lives, its heartbeat ages past 500 ms.
+     * deskd notices within a control-thread tick; up to 60 s on CI. */
     double open = 2;
     int alive = 1;
-    for (int i = 0; i < 100 && (open > 0 || alive); i++) {
+    for (uint64_t end = now_ms() + 60000; (open > 0 || alive) && now_ms() < end;) {
         msleep(100);
         cJSON *st = status_json();
         open = num(strat_json(st, 0), "open_orders");
@@ -355,7 +402,8 @@ static void test_stale_heartbeat(void **state)
      * books may have missed events.  A new order is refused. */
     PUMP_UNTIL(ok, c, a->canceled && b->canceled, 5000);
     assert_true(ok);
-    for (int i = 0; i < 20 && !log_has("strategy s: heartbeat resumed"); i++)
+    for (uint64_t end = now_ms() + 30000;
+         !log_has("strategy s: heartbeat resumed") && now_ms() < end;)
         PUMP_UNTIL(ok, c, 0, 100);
     assert_true(log_has("strategy s: heartbeat resumed"));
     struct ord *n = submit(c, DESK_BUY, DESK_GTC, QTY_REST, px);
@@ -366,12 +414,14 @@ static void test_stale_heartbeat(void **state)
     cJSON *st = status_json();
     assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(strat_json(st, 0), "alive")));
     cJSON_Delete(st);
-    /* Attached again: alive, and its orders go through. */
+    /* Attached again: alive, and its orders go through.  Keep polling
+     * while desk status runs (status_json_polling): "s" must not go stale
+     * again here. */
     desk_detach(c);
     c = attach("s");
-    for (int i = 0; i < 100 && !alive; i++) {
+    for (uint64_t end = now_ms() + 60000; !alive && now_ms() < end;) {
         PUMP_UNTIL(ok, c, 0, 100);
-        st = status_json();
+        st = status_json_polling(c);
         alive = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(strat_json(st, 0), "alive"));
         cJSON_Delete(st);
     }
