@@ -326,8 +326,13 @@ desk_ord_result_t desk_order_apply(desk_order_t *o, const desk_vevent_t *ev)
             o->prev_status = DESK_OS_NEW;
             return DESK_ORD_APPLIED;
         }
-        if (o->status != DESK_OS_PENDING_NEW)
+        if (o->status != DESK_OS_PENDING_NEW) {
+            /* A status answer re-telling an ack deskd already has (see
+             * DESK_VEV_STATUS) is a repeat; anything else does not fit. */
+            if ((ev->flags & DESK_VEV_STATUS) && !desk_ord_terminal(o->status))
+                return DESK_ORD_DUPLICATE;
             return DESK_ORD_INVALID;
+        }
         o->status = DESK_OS_NEW;
         return DESK_ORD_APPLIED;
     case DESK_EV_FILL:

@@ -30,7 +30,8 @@
  * the state is counted and not applied (DESK_ORD_INVALID).  A fill whose
  * exec id was seen on this order, or whose venue cum qty does not exceed
  * the known cum qty, is a duplicate (DESK_ORD_DUPLICATE) and never counted
- * twice.
+ * twice; so is an ACK from a status answer (DESK_VEV_STATUS) for an order
+ * already acknowledged and not done.
  */
 #ifndef DESK_ORDER_H
 #define DESK_ORDER_H
@@ -108,7 +109,7 @@ typedef struct desk_orders {
 typedef enum desk_ord_result {
     DESK_ORD_APPLIED = 0,   /* state changed */
     DESK_ORD_INVALID = 1,   /* did not fit the state: counted, not applied */
-    DESK_ORD_DUPLICATE = 2, /* duplicate fill: dropped */
+    DESK_ORD_DUPLICATE = 2, /* duplicate fill or status ack: dropped */
 } desk_ord_result_t;
 
 #ifdef __cplusplus
@@ -206,7 +207,8 @@ static inline desk_order_t *desk_orders_live_next(desk_orders_t *t, const desk_o
 
 /*
  * Apply one venue event to its order.  FILL updates cum/leaves (a fill
- * larger than leaves is INVALID); ACK moves PendingNew -> New; CANCELED,
+ * larger than leaves is INVALID); ACK moves PendingNew -> New (a
+ * DESK_VEV_STATUS ack of an order past it and live is DUPLICATE); CANCELED,
  * EXPIRED, REJECTED finish it; REPLACED adopts new_qty/new_px and the
  * request's ClOrdID; CANCEL_REJECT restores prev_status.  Returns the
  * result; the invariant holds whatever happens.

@@ -1475,6 +1475,8 @@ int desk_alpaca_recover_vevents(const desk_alpaca_order_t *o, int64_t chain_cum,
     out[n].cum_qty = chain_cum + o->filled_qty;
     if (t == DESK_EV_REJECT)
         out[n].reason = DESK_REJ_VENUE;
+    if (t == DESK_EV_ACK)
+        out[n].flags = DESK_VEV_STATUS; /* deskd may have had it acked already */
     return n + 1;
 }
 

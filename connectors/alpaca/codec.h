@@ -580,8 +580,8 @@ int64_t desk_alpaca_chain_cum(int64_t desk_qty, const desk_alpaca_order_t *o);
  *     last_qty = filled_qty, last_px = filled_avg_price; the router fills
  *     only what it has not seen (desk/connector.h);
  *   - then, by o->status: open (new, partially_filled, accepted, pending_*,
- *     held, ...) -> ACK when nothing filled and want_ack (a fill already
- *     says the order is live); canceled -> CANCELED; expired, done_for_day
+ *     held, ...) -> ACK flagged DESK_VEV_STATUS when nothing filled and
+ *     want_ack (a fill already says the order is live); canceled -> CANCELED; expired, done_for_day
  *     -> EXPIRED; rejected -> REJECT (DESK_REJ_VENUE); filled, replaced ->
  *     nothing more (the caller follows a replace).
  * exec_ids are desk_alpaca_exec_id()'s, so a fill the router saw on the

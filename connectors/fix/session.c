@@ -1110,6 +1110,7 @@ static int on_status(desk_fix_session_t *s, uint32_t i, const desk_fix_exec_t *x
         if (a->req)
             return 0; /* the request's own answer came (or comes) in the resend */
         ev->type = DESK_EV_ACK;
+        ev->flags = DESK_VEV_STATUS; /* deskd may have had it acked already */
         return 1;
     case '4':
         ev->type = DESK_EV_CANCELED;

@@ -84,6 +84,13 @@ typedef struct desk_vevent {
                                   the price that leaves (AvgPx * cum_qty - the
                                   notional it booked) / that part; nothing if it
                                   saw it all */
+#define DESK_VEV_STATUS 0x04u  /* ACK from an order status answer (recovery after
+                                  a restart: GET by client_order_id, FIX 35=H):
+                                  the order is live at the venue.  The connector
+                                  cannot tell whether deskd saw the ack before it
+                                  went down; an order already acknowledged takes
+                                  it as a repeat (a duplicate), not an invalid
+                                  event */
 
 /* A top-of-book quote, the unit of the quote table. */
 typedef struct desk_quote {

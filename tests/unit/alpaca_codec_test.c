@@ -1179,6 +1179,7 @@ static void test_recover_vevents(void **state)
     mk_order(&o, DESK_ALPACA_ST_NEW, 10 * S, 0, 0);
     assert_int_equal(desk_alpaca_recover_vevents(&o, 0, 1, ev), 1);
     assert_int_equal(ev[0].type, DESK_EV_ACK);
+    assert_int_equal(ev[0].flags, DESK_VEV_STATUS); /* a repeat if deskd had it acked */
     assert_int_equal(ev[0].cum_qty, 0);
     assert_int_equal(desk_alpaca_recover_vevents(&o, 0, 0, ev), 0);
     mk_order(&o, DESK_ALPACA_ST_ACCEPTED, 10 * S, 0, 0);
@@ -1210,6 +1211,7 @@ static void test_recover_vevents(void **state)
     assert_int_equal(desk_alpaca_recover_vevents(&o, 0, 1, ev), 2);
     assert_int_equal(ev[0].type, DESK_EV_FILL);
     assert_int_equal(ev[1].type, DESK_EV_CANCELED);
+    assert_int_equal(ev[1].flags, 0);
     assert_int_equal(ev[1].cum_qty, 2 * S);
     u.event = DESK_ALPACA_EV_CANCELED;
     u.order = o;

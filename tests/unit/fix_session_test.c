@@ -947,7 +947,8 @@ static void test_adopt_and_status(void **state)
     assert_int_equal(c->ev[1].type, DESK_EV_REJECT);
     assert_int_equal(c->ev[1].order_id, 7);
     /* Known, 6 filled: a catch-up FILL (cum 6 at AvgPx; the router applies the
-     * 2 it has not seen), then an ACK (dropped by the router on a live order). */
+     * 2 it has not seen), then an ACK flagged as a status answer (a repeat,
+     * counted as a duplicate by the router, for an order it had acked). */
     venue(c, s, t, "8", in++, 0, er('I', '1', "d200", NULL, "S2", NULL, "6", "4"));
     assert_int_equal(c->nev, 4);
     assert_int_equal(c->ev[2].type, DESK_EV_FILL);
@@ -956,6 +957,7 @@ static void test_adopt_and_status(void **state)
     assert_int_equal(c->ev[2].last_px, 15025000000);
     assert_int_equal(c->ev[2].order_id, 8);
     assert_int_equal(c->ev[3].type, DESK_EV_ACK);
+    assert_int_equal(c->ev[3].flags, DESK_VEV_STATUS);
     /* The cancel request was carried out: CANCELED. */
     venue(c, s, t, "8", in++, 0, er('I', '4', "d301", "d300", "S3", NULL, "0", "0"));
     assert_int_equal(c->nev, 5);

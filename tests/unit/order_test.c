@@ -706,6 +706,39 @@ static void test_illegal_examples(void **state)
 }
 
 /*
+ * A status answer after a restart says "live" with an ACK (DESK_VEV_STATUS):
+ * it moves a PendingNew order to New like any ack, is a repeat (DUPLICATE,
+ * nothing changes) for an order already acknowledged, and does not fit a
+ * done one (INVALID).
+ */
+static void test_status_ack(void **state)
+{
+    static const enum st repeat[] = {S_NEW, S_PF, S_PC, S_PR};
+    static const enum st done[] = {S_FILLED, S_CANCELED, S_EXPIRED};
+    desk_order_t o;
+    desk_vevent_t a;
+
+    (void)state;
+    make(&o, S_PN);
+    a = ev_of(&o, DESK_EV_ACK);
+    a.flags = DESK_VEV_STATUS;
+    applied(&o, a);
+    assert_int_equal(o.status, DESK_OS_NEW);
+    for (size_t k = 0; k < sizeof repeat / sizeof repeat[0]; k++) {
+        make(&o, repeat[k]);
+        a = ev_of(&o, DESK_EV_ACK);
+        a.flags = DESK_VEV_STATUS;
+        refused(&o, a, DESK_ORD_DUPLICATE);
+    }
+    for (size_t k = 0; k < sizeof done / sizeof done[0]; k++) {
+        make(&o, done[k]);
+        a = ev_of(&o, DESK_EV_ACK);
+        a.flags = DESK_VEV_STATUS;
+        refused(&o, a, DESK_ORD_INVALID);
+    }
+}
+
+/*
  * The router sends a cancel (or replace) for an order still PendingNew
  * (router.c handle_cancel_replace refuses only terminal and pending-request
  * orders), which FIX allows.  The venue's ack for the order itself may then
@@ -1370,6 +1403,7 @@ int main(void)
         cmocka_unit_test(test_state_event_matrix),
         cmocka_unit_test(test_illegal_examples),
         cmocka_unit_test(test_ack_while_cancel_pending_before_ack),
+        cmocka_unit_test(test_status_ack),
         cmocka_unit_test(test_reject_while_cancel_pending_before_ack),
         cmocka_unit_test(test_duplicate_exec_id),
         cmocka_unit_test(test_duplicate_exec_memory),
