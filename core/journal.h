@@ -140,7 +140,8 @@ enum {
 enum {
     DESK_JEV_APPLIED = 0,       /* applied to the order and the UTA */
     DESK_JEV_INVALID = 1,       /* did not fit the order's state: not applied */
-    DESK_JEV_DUPLICATE = 2,     /* duplicate fill (exec id or cum qty): dropped */
+    DESK_JEV_DUPLICATE = 2,     /* duplicate fill (exec id or cum qty), or a status
+                                   ack of an acknowledged order: dropped */
     DESK_JEV_UNKNOWN_ORDER = 3, /* no such order id: not applied */
 };
 

@@ -206,7 +206,8 @@ struct desk_stats_shm {
     _Atomic uint64_t expired;           /* orders expired */
     _Atomic uint64_t replaced;          /* replaces done */
     _Atomic uint64_t invalid_events;    /* venue events that did not fit the state */
-    _Atomic uint64_t duplicate_execs;   /* fills dropped as duplicate exec ids */
+    _Atomic uint64_t duplicate_execs;   /* repeats dropped: fills by exec id or cum qty,
+                                           status acks (DESK_VEV_STATUS) of acked orders */
     _Atomic uint64_t loop_turns;        /* router loop iterations */
     _Atomic uint64_t reject_by_reason[DESK_SHM_REJECT_SLOTS]; /* index desk_reject_t */
     _Alignas(DESK_FALSE_SHARING) desk_hist_t stage[DESK_STAGE__COUNT];

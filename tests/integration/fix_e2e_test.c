@@ -329,7 +329,7 @@ static void relay_one(int cfd)
     atomic_fetch_add(&R.handshakes, 1);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int pfd = socket(AF_INET, SOCK_STREAM, 0);
+    int pfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (connect(pfd, (struct sockaddr *)&a, sizeof a) != 0) {
         close(pfd);
         goto out;
@@ -364,7 +364,7 @@ static void *relay_main(void *arg)
         struct pollfd p = {R.lfd, POLLIN, 0};
         if (poll(&p, 1, 100) <= 0)
             continue;
-        int cfd = accept(R.lfd, NULL, NULL);
+        int cfd = accept4(R.lfd, NULL, NULL, SOCK_CLOEXEC);
         if (cfd >= 0)
             relay_one(cfd);
     }
@@ -380,7 +380,7 @@ static void relay_start(void)
     assert_non_null(R.ctx);
     assert_int_equal(SSL_CTX_use_certificate_file(R.ctx, g_cert, SSL_FILETYPE_PEM), 1);
     assert_int_equal(SSL_CTX_use_PrivateKey_file(R.ctx, g_key, SSL_FILETYPE_PEM), 1);
-    R.lfd = socket(AF_INET, SOCK_STREAM, 0);
+    R.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(bind(R.lfd, (struct sockaddr *)&a, sizeof a), 0);
     assert_int_equal(getsockname(R.lfd, (struct sockaddr *)&a, &len), 0);

@@ -248,7 +248,12 @@ static cJSON *status_json_polling(desk_client_t *c)
     pid_t pid = spawn(argv, out, NULL), w;
     int st = 0;
     assert_true(pid > 0);
-    while ((w = waitpid(pid, &st, WNOHANG)) == 0) {
+    for (uint64_t end = now_ms() + 60000; (w = waitpid(pid, &st, WNOHANG)) == 0;) {
+        if (now_ms() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            fail_msg("desk status did not finish in 60 s");
+        }
         pump(c);
         msleep(2);
     }

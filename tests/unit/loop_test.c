@@ -488,7 +488,9 @@ static void test_connect_timeout(void **state)
         assert_int_equal(r.err, -ETIMEDOUT);
         assert_int_equal(r.opens, 0);
         assert_true(el >= timeouts_ms[k] * 1000000u);
-        assert_true(el < timeouts_ms[k] * 1000000u + 10000000000u); /* fired, not the DRIVE bound */
+        /* It fired on its own timer, not seconds later (5 s head room for a
+         * loaded, sanitized machine). */
+        assert_true(el < timeouts_ms[k] * 1000000u + 5000000000u);
         desk_loop_fini(&l);
     }
     for (int i = 0; i < nfill; i++)
@@ -613,7 +615,8 @@ static void test_sq_full(void **state)
 }
 
 /* fini with a live connection, a pending receive and far-away timers:
- * returns within the second it allows, with every CQE reaped. */
+ * returns within the second it allows (5 s asserted: head room for a loaded
+ * machine; the timers are 60 s away), with every CQE reaped. */
 static void test_fini_inflight(void **state)
 {
     desk_loop_t l;
@@ -637,7 +640,7 @@ static void test_fini_inflight(void **state)
     assert_true(l.inflight >= 5);
     uint64_t t0 = desk_now_ns();
     desk_loop_fini(&l);
-    assert_true(desk_now_ns() - t0 < 20000000000ull); /* did not wait out the 60 s timers */
+    assert_true(desk_now_ns() - t0 < 5000000000ull); /* not the 60 s timers; 1 s + head room */
     assert_null(l.socks); /* zeroed: memory was freed, not leaked */
     assert_int_equal(f.n, 0);
     assert_int_equal(r.closes, 0); /* fini runs no callbacks */

@@ -714,7 +714,7 @@ static void test_illegal_examples(void **state)
 static void test_status_ack(void **state)
 {
     static const enum st repeat[] = {S_NEW, S_PF, S_PC, S_PR};
-    static const enum st done[] = {S_FILLED, S_CANCELED, S_EXPIRED};
+    static const enum st done[] = {S_FILLED, S_FILLED_REQ, S_CANCELED, S_EXPIRED, S_REJECTED};
     desk_order_t o;
     desk_vevent_t a;
 
@@ -736,6 +736,15 @@ static void test_status_ack(void **state)
         a.flags = DESK_VEV_STATUS;
         refused(&o, a, DESK_ORD_INVALID);
     }
+    /* A cancel sent before the ack: the status ack is the first ack, taken
+     * as the status a refused cancel returns to. */
+    fresh(&o, UNITS(10));
+    request_cancel(&o, 2);
+    a = ev_of(&o, DESK_EV_ACK);
+    a.flags = DESK_VEV_STATUS;
+    applied(&o, a);
+    assert_int_equal(o.status, DESK_OS_PENDING_CANCEL);
+    assert_int_equal(o.prev_status, DESK_OS_NEW);
 }
 
 /*

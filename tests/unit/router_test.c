@@ -233,6 +233,22 @@ static void test_venue_anomalies(void **state)
     assert_true(ev.cum_qty == TD_QTY(0.05) && ev.leaves_qty == TD_QTY(0.15));
     assert_int_equal(next_event(&ev), 0);
     assert_true(atomic_load(&st->duplicate_execs) == dup0 + 1);
+    /* A status answer's ACK (recovery) for this acknowledged order: a
+     * repeat, nothing sent to the strategy; a plain second ACK does not fit. */
+    desk_vevent_t a = {.type = DESK_EV_ACK, .flags = DESK_VEV_STATUS, .order_id = oid,
+                       .exec_id = 900, .cum_qty = TD_QTY(0.05)};
+    td_venue_push(&td, &a);
+    settle();
+    assert_int_equal(next_event(&ev), 0);
+    assert_true(atomic_load(&st->duplicate_execs) == dup0 + 2);
+    assert_true(atomic_load(&st->invalid_events) == inv0);
+    a.flags = 0;
+    a.exec_id = 901;
+    td_venue_push(&td, &a);
+    settle();
+    assert_int_equal(next_event(&ev), 0);
+    assert_true(atomic_load(&st->invalid_events) == inv0 + 1);
+    inv0++;
     /* A fill bigger than leaves, and an event for an unknown order. */
     f.exec_id = 778;
     f.last_qty = TD_QTY(1);
