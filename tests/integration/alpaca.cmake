@@ -6,7 +6,7 @@
 if(TARGET desk-alpaca-sim AND TARGET desk_client_static AND TARGET desk_cli)
   find_package(OpenSSL REQUIRED)
   add_executable(alpaca_e2e_test alpaca_e2e_test.c)
-  target_link_libraries(alpaca_e2e_test PRIVATE desk_client_static desk_base
+  target_link_libraries(alpaca_e2e_test PRIVATE desk_t_harness desk_client_static desk_base
     PkgConfig::CMOCKA PkgConfig::CJSON OpenSSL::SSL OpenSSL::Crypto)
   target_compile_definitions(alpaca_e2e_test PRIVATE
     DESK_SOURCE_DIR="${CMAKE_SOURCE_DIR}" DESK_SHARED_DATA="${DESK_SHARED_DATA}"

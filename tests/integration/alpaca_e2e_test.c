@@ -55,7 +55,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -73,14 +72,13 @@
 
 #include "core/fixed.h"
 #include "desk/client.h"
+#include "harness.h"
 
 #define DATA DESK_SHARED_DATA "/marketdata/lobster_amzn_2012-06-21"
 #define S DESK_SCALE
 #define KEY_ID "e2e-key"
 #define SECRET "e2e-secret"
 #define MAXO 512
-
-extern char **environ;
 
 static char g_dir[128], g_toml[256], g_log[256], g_name[32];
 static pid_t g_sim = -1, g_deskd = -1;
@@ -90,78 +88,6 @@ static desk_client_t *C;
 static uint32_t INST;
 
 /* ------------------------------------------------------------- utilities */
-
-static void msleep(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t got = fread(b, 1, (size_t)n, f);
-    b[got] = '\0';
-    fclose(f);
-    return b;
-}
-
-/* Child side of spawn(): only async-signal-safe calls between fork and exec.
- * PR_SET_PDEATHSIG ties the child to this process: when the test dies (alarm,
- * failed assertion, ctest's kill), deskd, the simulator and CLI children die
- * with it instead of holding ports, shm segments and CPU after the run.  The
- * getppid() check closes the race of the parent dying before the prctl. */
-static void spawn_child(char *const argv[], const char *out, const char *err, pid_t parent)
-{
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-        _exit(127);
-    if (out) {
-        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0 || dup2(fd, 1) < 0)
-            _exit(127);
-        close(fd);
-    }
-    if (err) {
-        int fd = open(err, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd < 0 || dup2(fd, 2) < 0)
-            _exit(127);
-        close(fd);
-    }
-    execve(argv[0], argv, environ);
-    _exit(127);
-}
-
-static pid_t spawn(char *const argv[], const char *out, const char *err)
-{
-    pid_t parent = getpid();
-    fflush(NULL); /* nothing buffered here is written twice by the child */
-    pid_t pid = fork();
-    if (pid == 0)
-        spawn_child(argv, out, err, parent);
-    return pid;
-}
-
-static int run(char *const argv[], const char *out)
-{
-    int st = 0;
-    pid_t pid = spawn(argv, out, NULL);
-    if (pid < 0 || waitpid(pid, &st, 0) < 0)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 static int64_t fx_str(const char *s)
 {
@@ -326,7 +252,7 @@ static cJSON *status_json(void)
     char out[300];
     snprintf(out, sizeof out, "%s/status.json", g_dir);
     char *argv[] = {DESK_CLI, "status", "-n", g_name, "--json", NULL};
-    if (run(argv, out) != 0)
+    if (desk_t_run(argv, out, NULL, O_TRUNC) != 0)
         fail_msg("desk status failed (deskd gone?)");
     char *txt = slurp(out);
     cJSON *j = cJSON_Parse(txt);
@@ -363,12 +289,7 @@ static int wait_health(const char *want, int ms)
 
 static int log_count(const char *needle)
 {
-    char *log = slurp(g_log);
-    int n = 0;
-    for (const char *p = log ? log : ""; (p = strstr(p, needle)) != NULL; p++)
-        n++;
-    free(log);
-    return n;
+    return count_in(g_log, needle);
 }
 
 /* ------------------------------------------------- the strategy's ledger */
@@ -738,7 +659,7 @@ static int setup(void **state)
                      "--rate-limit",
                      "0",
                      NULL};
-    g_sim = spawn(sargv, NULL, simlog);
+    g_sim = desk_t_spawn(sargv, NULL, simlog, 0);
     assert_true(g_sim > 0);
     for (int i = 0; i < 300 && g_port == 0; i++) {
         FILE *f = fopen(pf, "r");
@@ -767,8 +688,8 @@ static int setup(void **state)
     snprintf(out, sizeof out, "%s/connect.txt", g_dir);
     char *cargv[] = {DESK_CLI,        "connect",    "equities", "--name", "alp",  "--env-prefix",
                      "DESK_E2E_APCA", "--base-url", url,        "-c",     g_toml, NULL};
-    assert_int_equal(run(cargv, out), 0);
-    assert_int_equal(run(cargv, out), 2); /* the same name again is refused */
+    assert_int_equal(desk_t_run(cargv, out, NULL, O_TRUNC), 0);
+    assert_int_equal(desk_t_run(cargv, out, NULL, O_TRUNC), 2); /* the same name again is refused */
     f = fopen(g_toml, "a");
     assert_non_null(f);
     fprintf(f, "ca_file = \"cert.pem\"\nrequest_timeout_ms = 1000\nconnect_timeout_ms = 2000\n"
@@ -784,7 +705,7 @@ static int setup(void **state)
     setenv("DESK_E2E_APCA_API_SECRET_KEY", SECRET, 1);
     snprintf(g_log, sizeof g_log, "%s/deskd.log", g_dir);
     char *dargv[] = {DESK_CLI, "up", "-c", g_toml, NULL};
-    g_deskd = spawn(dargv, NULL, g_log);
+    g_deskd = desk_t_spawn(dargv, NULL, g_log, 0);
     assert_true(g_deskd > 0);
     int rc = -1;
     for (int i = 0; i < 300 && rc != 0; i++) {
@@ -1367,7 +1288,7 @@ static void test_crash_recovery(void **state)
     int handed0 = log_count("recovered order(s) handed over");
     unlink_segments();
     char *dargv[] = {DESK_CLI, "up", "-c", g_toml, NULL};
-    g_deskd = spawn(dargv, NULL, g_log);
+    g_deskd = desk_t_spawn(dargv, NULL, g_log, 0);
     assert_true(g_deskd > 0);
     int rc = -1;
     for (int i = 0; i < 600 && rc != 0; i++) {

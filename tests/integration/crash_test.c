@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -42,6 +41,7 @@
 #include "core/fixed.h"
 #include "core/journal.h"
 #include "desk/client.h"
+#include "harness.h"
 
 #define MAXO 65536
 
@@ -53,40 +53,6 @@ static int SIMX;
 static uint64_t g_cl = 1;
 static uint64_t g_new[MAXO]; /* ClOrdIDs of the NEW commands sent */
 static int g_nnew;
-
-static void msleep(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static uint64_t now_ms(void)
-{
-    return desk_now() / 1000000u;
-}
-
-static pid_t spawn(char *const argv[], const char *out)
-{
-    fflush(stdout); /* the child must not repeat our buffered output */
-    pid_t parent = getpid();
-    pid_t p = fork();
-    if (p == 0) {
-        /* Die with the test (a CI timeout kills only the test process);
-         * if it already died before prctl took effect, go now. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        if (out) {
-            FILE *f = freopen(out, "a", stdout);
-            (void)f;
-            f = freopen(out, "a", stderr);
-            (void)f;
-        }
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return p;
-}
 
 static void write_toml(void)
 {
@@ -117,7 +83,7 @@ static void peer_start(void)
                     "--ready-file",  ready,        "--event-log", g_pevents,   "--sim-symbol",
                     "SIMX",          "--fill-pct", "30",          "--tick-ms", "40",
                     "--max-seconds", "900",        NULL};
-    g_peer = spawn(argv, perr);
+    g_peer = desk_t_spawn(argv, perr, perr, O_APPEND);
     assert_true(g_peer > 0);
     for (int i = 0; i < 500; i++, msleep(20)) {
         FILE *f = fopen(ready, "r");
@@ -153,7 +119,7 @@ static void unlink_segments(void)
 static int cli(const char *verb, const char *opt, const char *out)
 {
     char *argv[] = {DESK_CLI, (char *)verb, "-n", g_name, (char *)opt, NULL};
-    pid_t p = spawn(argv, out);
+    pid_t p = desk_t_spawn(argv, out, out, O_APPEND);
     int st = 0;
     if (p < 0 || waitpid(p, &st, 0) != p)
         return -1;
@@ -180,7 +146,7 @@ static void deskd_start(void)
 {
     unlink_segments();
     char *argv[] = {DESK_CLI, "up", "-c", g_toml, NULL};
-    g_deskd = spawn(argv, g_log);
+    g_deskd = desk_t_spawn(argv, g_log, g_log, O_APPEND);
     assert_true(g_deskd > 0);
     int rc = -1;
     for (int i = 0; i < 400 && rc != 0; i++) {

@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -35,72 +34,11 @@
 #include <cmocka.h>
 
 #include "core/fixed.h"
+#include "harness.h"
 
 static char desk_name[32], dir[256], toml[300], deskd_log[300];
 static int64_t last_cash, last_qty; /* the books when deskd last stopped */
 static pid_t deskd = -1;
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t got = fread(b, 1, (size_t)n, f);
-    b[got] = '\0';
-    fclose(f);
-    return b;
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void msleep(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Run argv with stdout to `out` (NULL: inherit); returns pid.  The child
- * dies with this process (a CI timeout kills only the test), so no deskd
- * or strategy outlives it. */
-static pid_t spawn(char *const argv[], const char *out)
-{
-    fflush(stdout); /* the child must not repeat our buffered output */
-    fflush(stderr);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) /* died before prctl took effect */
-            _exit(127);
-        if (out) {
-            int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (fd < 0 || dup2(fd, 1) < 0)
-                _exit(127);
-            close(fd);
-        }
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int run(char *const argv[], const char *out)
-{
-    int st = 0;
-    pid_t pid = spawn(argv, out);
-    if (pid < 0 || waitpid(pid, &st, 0) < 0)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 static int64_t fx(const cJSON *o, const char *key)
 {
@@ -124,7 +62,7 @@ static cJSON *status_json(void)
     char out[300];
     snprintf(out, sizeof out, "%s/status.json", dir);
     char *argv[] = {DESK_CLI, "status", "-n", desk_name, "--json", NULL};
-    assert_int_equal(run(argv, out), 0);
+    assert_int_equal(desk_t_run(argv, out, NULL, O_TRUNC), 0);
     char *txt = slurp(out);
     cJSON *j = cJSON_Parse(txt);
     if (j == NULL)
@@ -137,15 +75,9 @@ static cJSON *status_json(void)
  * and wait until it answers desk status.  Returns 0 or -1. */
 static int start_deskd(void)
 {
-    /* deskd's log is on stderr: send it to a file through a shell-free dup. */
-    int fd = open(deskd_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    int saved = dup(2);
-    dup2(fd, 2);
+    /* deskd's log is on stderr: appended to deskd_log. */
     char *argv[] = {DESK_CLI, "up", "-c", toml, NULL};
-    deskd = spawn(argv, NULL);
-    dup2(saved, 2);
-    close(saved);
-    close(fd);
+    deskd = desk_t_spawn(argv, NULL, deskd_log, 0);
     if (deskd <= 0)
         return -1;
     /* Wait until it is RUNNING (its segment answers desk status earlier,
@@ -155,7 +87,7 @@ static int start_deskd(void)
     char out[300];
     snprintf(out, sizeof out, "%s/wait.txt", dir);
     for (uint64_t end = now_ms() + 60000; now_ms() < end; msleep(100)) {
-        if (run(sargv, out) == 0) {
+        if (desk_t_run(sargv, out, NULL, O_TRUNC) == 0) {
             char *txt = slurp(out);
             int up = txt && strstr(txt, "\"run_state\":\"RUNNING\"") != NULL;
             free(txt);
@@ -252,7 +184,7 @@ static void test_strategy_and_status_agree(void **state)
     snprintf(out, sizeof out, "%s/mm.json", dir);
     char *argv[] = {DESK_MM, "-n", desk_name, "--seconds", "6", "--take-every", "10", "--json",
                     NULL};
-    assert_int_equal(run(argv, out), 0);
+    assert_int_equal(desk_t_run(argv, out, NULL, O_TRUNC), 0);
     char *txt = slurp(out);
     cJSON *mm = cJSON_Parse(txt);
     if (mm == NULL)
@@ -311,7 +243,7 @@ static void test_cancel_on_disconnect(void **state)
     char out[300];
     snprintf(out, sizeof out, "%s/mm-killed.json", dir);
     char *argv[] = {DESK_MM, "-n", desk_name, "--seconds", "60", "--json", NULL};
-    pid_t mm = spawn(argv, out);
+    pid_t mm = desk_t_spawn(argv, out, NULL, O_TRUNC);
     assert_true(mm > 0);
     /* Wait until it has orders resting at the venue. */
     double open = 0;
@@ -355,7 +287,7 @@ static void test_kill_switch(void **state)
     snprintf(out, sizeof out, "%s/kill.txt", dir);
     char *halt[] = {DESK_CLI, "halt", "-n", desk_name, NULL};
     char *resume[] = {DESK_CLI, "resume", "-n", desk_name, NULL};
-    assert_int_equal(run(halt, out), 0);
+    assert_int_equal(desk_t_run(halt, out, NULL, O_TRUNC), 0);
     cJSON *st = status_json();
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(st, "kill")->valuestring, "HALTED");
     cJSON_Delete(st);
@@ -363,7 +295,7 @@ static void test_kill_switch(void **state)
     char mmout[300];
     snprintf(mmout, sizeof mmout, "%s/mm-halted.json", dir);
     char *argv[] = {DESK_MM, "-n", desk_name, "--seconds", "2", "--json", NULL};
-    assert_int_equal(run(argv, mmout), 0);
+    assert_int_equal(desk_t_run(argv, mmout, NULL, O_TRUNC), 0);
     char *txt = slurp(mmout);
     cJSON *mm = cJSON_Parse(txt);
     free(txt);
@@ -373,7 +305,7 @@ static void test_kill_switch(void **state)
     if (num(mm, "orders_sent") > 0)
         assert_true(num(why, "KILL_SWITCH") == num(mm, "rejects"));
     cJSON_Delete(mm);
-    assert_int_equal(run(resume, out), 0);
+    assert_int_equal(desk_t_run(resume, out, NULL, O_TRUNC), 0);
     st = status_json();
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(st, "kill")->valuestring, "ACTIVE");
     cJSON_Delete(st);
@@ -495,7 +427,7 @@ static void test_restart_reports_breaks(void **state)
     char *txt = NULL;
     for (uint64_t end = now_ms() + 30000; now_ms() < end; msleep(100)) {
         free(txt);
-        assert_int_equal(run(jargv, out), 0);
+        assert_int_equal(desk_t_run(jargv, out, NULL, O_TRUNC), 0);
         txt = slurp(out);
         if (txt && strstr(txt, jbreak))
             break;

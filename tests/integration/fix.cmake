@@ -7,7 +7,7 @@
 if(TARGET desk_fix AND TARGET desk_client_static AND TARGET desk_cli)
   find_package(OpenSSL REQUIRED)
   add_executable(fix_e2e_test fix_e2e_test.c)
-  target_link_libraries(fix_e2e_test PRIVATE desk_client_static desk_base
+  target_link_libraries(fix_e2e_test PRIVATE desk_t_harness desk_client_static desk_base
     PkgConfig::CMOCKA PkgConfig::CJSON OpenSSL::SSL OpenSSL::Crypto Threads::Threads)
   target_compile_definitions(fix_e2e_test PRIVATE
     DESK_SOURCE_DIR="${CMAKE_SOURCE_DIR}" DESK_SHARED_DATA="${DESK_SHARED_DATA}"
@@ -27,7 +27,7 @@ endif()
 # store, and check its journal against the peer's event log.
 if(TARGET desk_fix AND TARGET desk_client_static AND TARGET desk_cli AND TARGET desk_core)
   add_executable(crash_test crash_test.c)
-  target_link_libraries(crash_test PRIVATE desk_client_static desk_core desk_base
+  target_link_libraries(crash_test PRIVATE desk_t_harness desk_client_static desk_core desk_base
     PkgConfig::CMOCKA Threads::Threads)
   target_compile_definitions(crash_test PRIVATE DESK_CLI="$<TARGET_FILE:desk_cli>")
   if(TARGET desk-fix-peer)

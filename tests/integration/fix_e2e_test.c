@@ -75,7 +75,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -92,6 +91,7 @@
 
 #include "desk/client.h"
 #include "desk/fixed.h"
+#include "harness.h"
 
 #define S DESK_SCALE
 #define DICT DESK_SHARED_DATA "/fix/FIX44.xml"
@@ -99,8 +99,6 @@
     DESK_SHARED_DATA "/marketdata/lobster_amzn_2012-06-21/"                                        \
                      "AMZN_2012-06-21_34200000_57600000_orderbook_1.csv"
 #define MAXO 64
-
-extern char **environ;
 
 static char g_dir[128], g_log[256], g_name[32], g_pstore[192], g_plog[256];
 static char g_control[192], g_rejects[192], g_pevents[192], g_cert[192], g_key[192];
@@ -113,44 +111,6 @@ static int g_reset;                       /* deskd: reset_on_logon = true */
 static const char *g_peer_reports = "on"; /* the peer's --account-reports */
 
 /* ------------------------------------------------------------- utilities */
-
-static void msleep(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t got = fread(b, 1, (size_t)n, f);
-    b[got] = '\0';
-    fclose(f);
-    return b;
-}
-
-static int count_in(const char *path, const char *needle)
-{
-    char *t = slurp(path);
-    int n = 0;
-    for (const char *p = t ? t : ""; (p = strstr(p, needle)) != NULL; p++)
-        n++;
-    free(t);
-    return n;
-}
 
 /* Lines of `path` that hold both needles. */
 static int count_lines(const char *path, const char *a, const char *b)
@@ -166,49 +126,6 @@ static int count_lines(const char *path, const char *a, const char *b)
     }
     free(t);
     return n;
-}
-
-/* In a forked child: fd becomes `path` opened for appending (0 or -1). */
-static int redirect(int fd, const char *path)
-{
-    int f = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (f < 0 || dup2(f, fd) < 0)
-        return -1;
-    if (f != fd)
-        close(f);
-    return 0;
-}
-
-/*
- * Start argv[0] with stdout / stderr appended to out / err (NULL: ours).
- * The child is killed when this test dies (alarm, ctest's timeout, a crash),
- * so no deskd or peer outlives a failed run on CI.  PR_SET_PDEATHSIG follows
- * the thread that forks: every spawn is from the main thread.  Between fork
- * and exec only async-signal-safe calls (the TLS relay thread may run).
- */
-static pid_t spawn(char *const argv[], const char *out, const char *err)
-{
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid != 0)
-        return pid; /* -1: fork failed */
-    /* The parent may have died before prctl: then nobody would kill us. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-        _exit(127);
-    if ((out && redirect(1, out) != 0) || (err && redirect(2, err) != 0))
-        _exit(127);
-    execve(argv[0], argv, environ);
-    _exit(127);
-}
-
-static int run(char *const argv[], const char *out)
-{
-    int st = 0;
-    unlink(out);
-    pid_t pid = spawn(argv, out, NULL);
-    if (pid < 0 || waitpid(pid, &st, 0) < 0)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 /* Wait up to ms for pid to exit; returns its status or -1 (then killed). */
@@ -453,7 +370,7 @@ static void peer_start(int port, int first)
         argv[n++] = "6:resend 4";
     }
     argv[n] = NULL;
-    g_peer = spawn(argv, pl, pl);
+    g_peer = desk_t_spawn(argv, pl, pl, O_APPEND);
     assert_true(g_peer > 0);
     for (uint64_t end = now_ms() + 30000; now_ms() < end; msleep(20)) {
         FILE *f = fopen(ready, "r");
@@ -474,7 +391,7 @@ static void peer_start(int port, int first)
             fail_msg("desk-fix-peer exited early (status %d)", st);
         printf("note: desk-fix-peer could not start on port %d (status %d): again\n", port, st);
         msleep(500);
-        g_peer = spawn(argv, pl, pl);
+        g_peer = desk_t_spawn(argv, pl, pl, O_APPEND);
         assert_true(g_peer > 0);
     }
     fail_msg("desk-fix-peer did not start");
@@ -547,7 +464,7 @@ static void deskd_start(int tls)
     snprintf(toml, sizeof toml, "%s/desk%s.toml", g_dir, tls ? "-tls" : g_reset ? "-reset" : "");
     write_toml(toml, tls);
     char *dargv[] = {DESK_CLI, "up", "-c", toml, NULL};
-    g_deskd = spawn(dargv, NULL, g_log);
+    g_deskd = desk_t_spawn(dargv, NULL, g_log, 0);
     assert_true(g_deskd > 0);
     int rc = -1;
     for (uint64_t end = now_ms() + 30000; rc != 0 && now_ms() < end;) {
@@ -581,7 +498,8 @@ static cJSON *status_json(void)
     char out[300];
     snprintf(out, sizeof out, "%s/status.json", g_dir);
     char *argv[] = {DESK_CLI, "status", "-n", g_name, "--json", NULL};
-    if (run(argv, out) != 0)
+    unlink(out); /* appended to (desk_t_run): start it empty */
+    if (desk_t_run(argv, out, NULL, O_APPEND) != 0)
         fail_msg("desk status failed (deskd gone?)");
     char *txt = slurp(out);
     cJSON *j = cJSON_Parse(txt);

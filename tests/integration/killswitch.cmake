@@ -5,7 +5,7 @@
 # libdesk.  Skips (77) when the recorded data is not present.
 if(TARGET desk_client_static AND TARGET desk_cli)
   add_executable(killswitch_test killswitch_test.c)
-  target_link_libraries(killswitch_test PRIVATE desk_client_static desk_base
+  target_link_libraries(killswitch_test PRIVATE desk_t_harness desk_client_static desk_base
     PkgConfig::CMOCKA PkgConfig::CJSON)
   target_compile_definitions(killswitch_test PRIVATE
     DESK_SOURCE_DIR="${CMAKE_SOURCE_DIR}" DESK_SHARED_DATA="${DESK_SHARED_DATA}"

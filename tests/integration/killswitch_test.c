@@ -35,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -45,6 +44,7 @@
 
 #include "desk/client.h"
 #include "desk/fixed.h"
+#include "harness.h"
 
 #define QTY_REST 100000  /* 0.001 BTC */
 #define QTY_TAKE 2000000 /* 0.02 BTC: about 1,200 USDT, 1.2 USDT of fee a side */
@@ -67,72 +67,6 @@ struct ord {
 static struct ord g_ord[MAX_ORDERS];
 static uint64_t g_next_cl = 1;
 
-static void msleep(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static uint64_t now_ms(void)
-{
-    return desk_now() / 1000000u;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t got = fread(b, 1, (size_t)n, f);
-    b[got] = '\0';
-    fclose(f);
-    return b;
-}
-
-/* Open `path` on descriptor `fd` (in a child, before exec); 0 or -1. */
-static int redirect(int fd, const char *path, int flags)
-{
-    int f = open(path, O_WRONLY | O_CREAT | flags, 0644);
-    if (f < 0 || dup2(f, fd) < 0)
-        return -1;
-    close(f);
-    return 0;
-}
-
-/* Run argv with stdout to `out` (truncated) and stderr appended to `err`
- * (NULL: inherit).  The child dies with this process (a CI timeout kills
- * only the test), so no deskd outlives it. */
-static pid_t spawn(char *const argv[], const char *out, const char *err)
-{
-    fflush(stdout); /* the child must not repeat our buffered output */
-    fflush(stderr);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) /* died before prctl took effect */
-            _exit(127);
-        if ((out && redirect(1, out, O_TRUNC) != 0) || (err && redirect(2, err, O_APPEND) != 0))
-            _exit(127);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int run(char *const argv[], const char *out, const char *err)
-{
-    int st = 0;
-    pid_t pid = spawn(argv, out, err);
-    if (pid < 0 || waitpid(pid, &st, 0) < 0)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 /* `desk CMD -n NAME [ARG]`; returns its exit code, its stdout in out.txt
  * and its stderr appended to err.txt. */
 static int desk_cmd(const char *cmd, const char *arg)
@@ -141,7 +75,7 @@ static int desk_cmd(const char *cmd, const char *arg)
     snprintf(out, sizeof out, "%s/out.txt", g_dir);
     snprintf(err, sizeof err, "%s/err.txt", g_dir);
     char *argv[] = {DESK_CLI, (char *)cmd, "-n", g_name, (char *)arg, NULL};
-    return run(argv, out, err);
+    return desk_t_run(argv, out, err, O_TRUNC);
 }
 
 static cJSON *status_parse(const char *out)
@@ -159,7 +93,7 @@ static cJSON *status_json(void)
     char out[300];
     snprintf(out, sizeof out, "%s/status.json", g_dir);
     char *argv[] = {DESK_CLI, "status", "-n", g_name, "--json", NULL};
-    assert_int_equal(run(argv, out, NULL), 0);
+    assert_int_equal(desk_t_run(argv, out, NULL, O_TRUNC), 0);
     return status_parse(out);
 }
 
@@ -245,7 +179,7 @@ static cJSON *status_json_polling(desk_client_t *c)
     char out[300];
     snprintf(out, sizeof out, "%s/status.json", g_dir);
     char *argv[] = {DESK_CLI, "status", "-n", g_name, "--json", NULL};
-    pid_t pid = spawn(argv, out, NULL), w;
+    pid_t pid = desk_t_spawn(argv, out, NULL, O_TRUNC), w;
     int st = 0;
     assert_true(pid > 0);
     for (uint64_t end = now_ms() + 60000; (w = waitpid(pid, &st, WNOHANG)) == 0;) {
@@ -340,7 +274,7 @@ static int setup(void **state)
     fclose(f);
     snprintf(g_log, sizeof g_log, "%s/deskd.log", g_dir);
     char *argv[] = {DESK_CLI, "up", "-c", g_toml, NULL};
-    g_deskd = spawn(argv, NULL, g_log);
+    g_deskd = desk_t_spawn(argv, NULL, g_log, 0);
     assert_true(g_deskd > 0);
     /* Wait until it is RUNNING: its segment answers desk status earlier,
      * while it is still starting.  Up to 60 s (sanitizers, loaded CI). */
