@@ -735,30 +735,7 @@ static int teardown(void **state)
         kill(g_sim, SIGTERM);
         waitpid(g_sim, NULL, 0);
     }
-    if (getenv("DESK_E2E_KEEP") == NULL) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "%s/deskd.log", g_dir);
-        /* keep the logs of a failed run only when asked */
-        const char *names[] = {"cert.pem",  "key.pem",   "port",        "sim.log",
-                               "deskd.log", "desk.toml", "status.json", "connect.txt"};
-        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-            snprintf(cmd, sizeof cmd, "%s/%s", g_dir, names[i]);
-            unlink(cmd);
-        }
-        char jdir[200], jf[512];
-        snprintf(jdir, sizeof jdir, "%s/journal", g_dir);
-        DIR *d = opendir(jdir);
-        struct dirent *e;
-        while (d && (e = readdir(d)) != NULL)
-            if (e->d_name[0] != '.') {
-                snprintf(jf, sizeof jf, "%s/%s", jdir, e->d_name);
-                unlink(jf);
-            }
-        if (d)
-            closedir(d);
-        rmdir(jdir);
-        rmdir(g_dir);
-    }
+    desk_t_cleanup_dir(g_dir); /* DESK_TEST_KEEP=1 keeps it */
     SSL_CTX_free(g_cctx);
     return 0;
 }

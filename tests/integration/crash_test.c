@@ -545,6 +545,7 @@ static int teardown(void **state)
         waitpid(g_peer, NULL, 0);
     }
     unlink_segments();
+    desk_t_cleanup_dir(g_dir);
     return 0;
 }
 

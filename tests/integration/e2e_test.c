@@ -145,6 +145,7 @@ static int teardown(void **state)
         kill(deskd, SIGKILL);
         waitpid(deskd, NULL, 0);
     }
+    desk_t_cleanup_dir(dir);
     return 0;
 }
 

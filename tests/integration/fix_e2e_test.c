@@ -748,14 +748,7 @@ static int teardown(void **state)
     if (g_dead_fd >= 0)
         close(g_dead_fd);
     g_dead_fd = -1;
-    if (getenv("DESK_FIX_E2E_KEEP") == NULL) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-        if (system(cmd) != 0)
-            printf("could not remove %s\n", g_dir);
-    } else {
-        printf("kept %s\n", g_dir);
-    }
+    desk_t_cleanup_dir(g_dir); /* DESK_TEST_KEEP=1 keeps it */
     return 0;
 }
 

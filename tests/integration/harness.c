@@ -3,6 +3,7 @@
  */
 #include "harness.h"
 
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,26 @@ int count_in(const char *path, const char *needle)
         n++;
     free(t);
     return n;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    return (type == FTW_DP ? rmdir(path) : unlink(path)) == 0 ? 0 : -1;
+}
+
+int desk_t_cleanup_dir(const char *dir)
+{
+    if (getenv("DESK_TEST_KEEP") != NULL) {
+        printf("kept %s (DESK_TEST_KEEP)\n", dir);
+        return 0;
+    }
+    if (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0) {
+        printf("could not remove all of %s\n", dir);
+        return -1;
+    }
+    return 0;
 }
 
 uint64_t now_ms(void)

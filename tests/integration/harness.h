@@ -55,6 +55,14 @@ char *slurp(const char *path);
  * ones counted; 0 when the file cannot be read. */
 int count_in(const char *path, const char *needle);
 
+/*
+ * The end of a test's scratch folder `dir`: removed with everything in it
+ * (no symlink followed), unless DESK_TEST_KEEP is set in the environment,
+ * in which case it is kept and its path printed.  Returns 0, or -1 when
+ * something could not be removed (printed; a test does not fail for it).
+ */
+int desk_t_cleanup_dir(const char *dir);
+
 /* CLOCK_MONOTONIC in milliseconds (desk_now()'s clock). */
 uint64_t now_ms(void);
 

@@ -302,6 +302,7 @@ static int teardown(void **state)
         kill(g_deskd, SIGKILL);
         waitpid(g_deskd, NULL, 0);
     }
+    desk_t_cleanup_dir(g_dir);
     return 0;
 }
 
