@@ -735,7 +735,6 @@ static int teardown(void **state)
         kill(g_sim, SIGTERM);
         waitpid(g_sim, NULL, 0);
     }
-    desk_t_cleanup_dir(g_dir); /* DESK_TEST_KEEP=1 keeps it */
     SSL_CTX_free(g_cctx);
     return 0;
 }
@@ -1416,5 +1415,6 @@ int main(void)
         cmocka_unit_test(test_phantom_fill_break),
         cmocka_unit_test(test_clean_stop),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    /* A failed run keeps its folder for a look; a passing one removes it. */
+    return desk_t_cleanup_dir(g_dir, cmocka_run_group_tests(tests, setup, teardown));
 }

@@ -545,7 +545,6 @@ static int teardown(void **state)
         waitpid(g_peer, NULL, 0);
     }
     unlink_segments();
-    desk_t_cleanup_dir(g_dir);
     return 0;
 }
 
@@ -554,5 +553,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_crash_recovery, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* A failed run keeps its folder for a look; a passing one removes it. */
+    return desk_t_cleanup_dir(g_dir, cmocka_run_group_tests(tests, NULL, NULL));
 }

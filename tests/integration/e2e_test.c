@@ -145,7 +145,6 @@ static int teardown(void **state)
         kill(deskd, SIGKILL);
         waitpid(deskd, NULL, 0);
     }
-    desk_t_cleanup_dir(dir);
     return 0;
 }
 
@@ -515,5 +514,6 @@ int main(void)
         cmocka_unit_test(test_restart_reports_breaks),
         cmocka_unit_test(test_new_day_carries),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    /* A failed run keeps its folder for a look; a passing one removes it. */
+    return desk_t_cleanup_dir(dir, cmocka_run_group_tests(tests, setup, teardown));
 }

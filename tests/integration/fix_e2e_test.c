@@ -748,7 +748,6 @@ static int teardown(void **state)
     if (g_dead_fd >= 0)
         close(g_dead_fd);
     g_dead_fd = -1;
-    desk_t_cleanup_dir(g_dir); /* DESK_TEST_KEEP=1 keeps it */
     return 0;
 }
 
@@ -1220,5 +1219,6 @@ int main(void)
         cmocka_unit_test(test_account_reports), cmocka_unit_test(test_account_unsupported),
         cmocka_unit_test(test_books),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    /* A failed run keeps its folder for a look; a passing one removes it. */
+    return desk_t_cleanup_dir(g_dir, cmocka_run_group_tests(tests, setup, teardown));
 }

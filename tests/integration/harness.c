@@ -92,17 +92,15 @@ static int rm_one(const char *path, const struct stat *sb, int type, struct FTW 
     return (type == FTW_DP ? rmdir(path) : unlink(path)) == 0 ? 0 : -1;
 }
 
-int desk_t_cleanup_dir(const char *dir)
+int desk_t_cleanup_dir(const char *dir, int failed)
 {
-    if (getenv("DESK_TEST_KEEP") != NULL) {
-        printf("kept %s (DESK_TEST_KEEP)\n", dir);
-        return 0;
-    }
-    if (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0) {
+    if (dir[0] == '\0')
+        return failed;
+    if (failed != 0 || getenv("DESK_TEST_KEEP") != NULL)
+        printf("kept %s (%s)\n", dir, failed != 0 ? "a test failed" : "DESK_TEST_KEEP");
+    else if (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
         printf("could not remove all of %s\n", dir);
-        return -1;
-    }
-    return 0;
+    return failed;
 }
 
 uint64_t now_ms(void)

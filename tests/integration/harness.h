@@ -56,12 +56,16 @@ char *slurp(const char *path);
 int count_in(const char *path, const char *needle);
 
 /*
- * The end of a test's scratch folder `dir`: removed with everything in it
- * (no symlink followed), unless DESK_TEST_KEEP is set in the environment,
- * in which case it is kept and its path printed.  Returns 0, or -1 when
- * something could not be removed (printed; a test does not fail for it).
+ * The end of a test program's scratch folder `dir`, called from main()
+ * after the run with the number of tests that failed (what
+ * cmocka_run_group_tests() returned).  When every test passed it is removed
+ * with everything in it (no symlink followed); when one failed, or
+ * DESK_TEST_KEEP is set in the environment, it is kept (deskd's log, the
+ * journal, the venue's log) and its path printed.  An empty `dir` (the run
+ * stopped before making it) is left alone.  Returns `failed`, so that main
+ * can return desk_t_cleanup_dir(dir, cmocka_run_group_tests(...)).
  */
-int desk_t_cleanup_dir(const char *dir);
+int desk_t_cleanup_dir(const char *dir, int failed);
 
 /* CLOCK_MONOTONIC in milliseconds (desk_now()'s clock). */
 uint64_t now_ms(void);

@@ -302,7 +302,6 @@ static int teardown(void **state)
         kill(g_deskd, SIGKILL);
         waitpid(g_deskd, NULL, 0);
     }
-    desk_t_cleanup_dir(g_dir);
     return 0;
 }
 
@@ -511,5 +510,6 @@ int main(void)
         cmocka_unit_test(test_daily_loss_halt),
         cmocka_unit_test(test_clean_stop),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    /* A failed run keeps its folder for a look; a passing one removes it. */
+    return desk_t_cleanup_dir(g_dir, cmocka_run_group_tests(tests, setup, teardown));
 }
