@@ -635,12 +635,26 @@ static void pump_events(int ms)
     } while (now_ms() < end);
 }
 
+/* The last `max` bytes of a log, printed when a wait fails (CI shows only
+ * the test's output; the folder with the whole logs stays on its machine). */
+static void print_tail(const char *what, const char *path, size_t max)
+{
+    char *t = slurp(path);
+    size_t n = t ? strlen(t) : 0;
+    printf("---- %s (%s), last %zu bytes ----\n%s\n", what, path, n < max ? n : max,
+           t ? t + (n > max ? n - max : 0) : "(unreadable)");
+    free(t);
+}
+
 #define WAIT_FOR(cond, ms, ...)                                                                    \
     do {                                                                                           \
         uint64_t end_ = now_ms() + (ms);                                                           \
         while (!(cond)) {                                                                          \
-            if (now_ms() > end_)                                                                   \
+            if (now_ms() > end_) {                                                                 \
+                print_tail("deskd log", g_log, 6000);                                              \
+                print_tail("peer events", g_pevents, 3000);                                        \
                 fail_msg(__VA_ARGS__);                                                             \
+            }                                                                                      \
             pump_events(10);                                                                       \
         }                                                                                          \
     } while (0)
