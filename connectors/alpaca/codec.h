@@ -581,8 +581,9 @@ int64_t desk_alpaca_chain_cum(int64_t desk_qty, const desk_alpaca_order_t *o);
  *     only what it has not seen (desk/connector.h);
  *   - then, by o->status: open (new, partially_filled, accepted, pending_*,
  *     held, ...) -> ACK flagged DESK_VEV_STATUS when nothing filled and
- *     want_ack (a fill already says the order is live); canceled -> CANCELED; expired, done_for_day
- *     -> EXPIRED; rejected -> REJECT (DESK_REJ_VENUE); filled, replaced ->
+ *     want_ack (a fill already says the order is live); canceled ->
+ *     CANCELED; expired, done_for_day -> EXPIRED; rejected -> REJECT
+ *     (DESK_REJ_VENUE); filled, replaced ->
  *     nothing more (the caller follows a replace).
  * exec_ids are desk_alpaca_exec_id()'s, so a fill the router saw on the
  * stream is recognised.  order_id, instrument and venue_ns are 0 for the
