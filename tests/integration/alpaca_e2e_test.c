@@ -1125,23 +1125,6 @@ static void test_fault_drop_streams(void **state)
 
 /* ------------------------------------------------------ crash recovery */
 
-/* Remove the shared-memory segments a SIGKILLed deskd left behind. */
-static void unlink_segments(void)
-{
-    DIR *d = opendir("/dev/shm");
-    struct dirent *e;
-    char pre[64], p[300];
-    snprintf(pre, sizeof pre, "desk.%s", g_name);
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL)
-        if (strncmp(e->d_name, pre, strlen(pre)) == 0 &&
-            (e->d_name[strlen(pre)] == '\0' || e->d_name[strlen(pre)] == '.')) {
-            snprintf(p, sizeof p, "/dev/shm/%s", e->d_name);
-            unlink(p);
-        }
-    closedir(d);
-}
 
 /* A counter of GET /_sim/state. */
 static double sim_counter(const char *name)
@@ -1262,7 +1245,7 @@ static void test_crash_recovery(void **state)
     double posts = sim_counter("post_orders");
 
     int handed0 = log_count("recovered order(s) handed over");
-    unlink_segments();
+    desk_t_unlink_segments(g_name);
     char *dargv[] = {DESK_CLI, "up", "-c", g_toml, NULL};
     g_deskd = desk_t_spawn(dargv, NULL, g_log, 0);
     assert_true(g_deskd > 0);

@@ -97,23 +97,6 @@ static void peer_start(void)
     fail_msg("desk-fix-peer did not start");
 }
 
-/* Remove the shared-memory segments a SIGKILLed deskd left behind. */
-static void unlink_segments(void)
-{
-    DIR *d = opendir("/dev/shm");
-    struct dirent *e;
-    char pre[64], p[300];
-    snprintf(pre, sizeof pre, "desk.%s", g_name);
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL)
-        if (strncmp(e->d_name, pre, strlen(pre)) == 0 &&
-            (e->d_name[strlen(pre)] == '\0' || e->d_name[strlen(pre)] == '.')) {
-            snprintf(p, sizeof p, "/dev/shm/%s", e->d_name);
-            unlink(p);
-        }
-    closedir(d);
-}
 
 /* Run the desk CLI with `args` (after -n NAME); its stdout into `out`. */
 static int cli(const char *verb, const char *opt, const char *out)
@@ -144,7 +127,7 @@ static int fix_up(void)
 
 static void deskd_start(void)
 {
-    unlink_segments();
+    desk_t_unlink_segments(g_name);
     char *argv[] = {DESK_CLI, "up", "-c", g_toml, NULL};
     g_deskd = desk_t_spawn(argv, g_log, g_log, O_APPEND);
     assert_true(g_deskd > 0);
@@ -544,7 +527,7 @@ static int teardown(void **state)
         kill(g_peer, SIGTERM);
         waitpid(g_peer, NULL, 0);
     }
-    unlink_segments();
+    desk_t_unlink_segments(g_name);
     return 0;
 }
 

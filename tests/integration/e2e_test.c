@@ -104,15 +104,7 @@ static int start_deskd(void)
 static int setup(void **state)
 {
     (void)state;
-    char data[512];
-    struct stat st;
-
-    snprintf(data, sizeof data, "%s/marketdata", DESK_SHARED_DATA);
-    if (stat(data, &st) != 0) {
-        printf("skip: no recorded data at %s (run tools/fetch-data.sh)\n", data);
-        exit(77);
-    }
-    setenv("DESK_DATA_DIR", data, 1);
+    desk_t_need_marketdata(DESK_SHARED_DATA "/marketdata");
     snprintf(desk_name, sizeof desk_name, "e2e%d", (int)getpid());
     snprintf(dir, sizeof dir, "/tmp/desk-e2e-%d", (int)getpid());
     mkdir(dir, 0700);

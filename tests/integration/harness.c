@@ -3,12 +3,14 @@
  */
 #include "harness.h"
 
+#include <dirent.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -101,6 +103,33 @@ int desk_t_cleanup_dir(const char *dir, int failed)
     else if (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
         printf("could not remove all of %s\n", dir);
     return failed;
+}
+
+void desk_t_need_marketdata(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        printf("skip: no recorded data at %s (run tools/fetch-data.sh)\n", dir);
+        exit(77);
+    }
+    setenv("DESK_DATA_DIR", dir, 1);
+}
+
+void desk_t_unlink_segments(const char *desk_name)
+{
+    DIR *d = opendir("/dev/shm");
+    struct dirent *e;
+    char pre[64], p[300];
+    snprintf(pre, sizeof pre, "desk.%s", desk_name);
+    if (d == NULL)
+        return;
+    size_t n = strlen(pre);
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, pre, n) == 0 && (e->d_name[n] == '\0' || e->d_name[n] == '.')) {
+            snprintf(p, sizeof p, "/dev/shm/%s", e->d_name);
+            unlink(p);
+        }
+    closedir(d);
 }
 
 uint64_t now_ms(void)

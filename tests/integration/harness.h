@@ -67,6 +67,17 @@ int count_in(const char *path, const char *needle);
  */
 int desk_t_cleanup_dir(const char *dir, int failed);
 
+/*
+ * The recorded market data at `dir` (../shared/data/marketdata), or skip:
+ * prints where no data was found and exits 77 (ctest's SKIP_RETURN_CODE).
+ * Sets DESK_DATA_DIR to `dir` for deskd and the strategies.
+ */
+void desk_t_need_marketdata(const char *dir);
+
+/* Remove the shared-memory segments (/dev/shm/desk.NAME and
+ * desk.NAME.*) a SIGKILLed deskd named `desk_name` left behind. */
+void desk_t_unlink_segments(const char *desk_name);
+
 /* CLOCK_MONOTONIC in milliseconds (desk_now()'s clock). */
 uint64_t now_ms(void);
 

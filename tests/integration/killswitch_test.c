@@ -242,15 +242,7 @@ static desk_client_t *attach(const char *strategy)
 static int setup(void **state)
 {
     (void)state;
-    char data[512];
-    struct stat st;
-
-    snprintf(data, sizeof data, "%s/marketdata", DESK_SHARED_DATA);
-    if (stat(data, &st) != 0) {
-        printf("skip: no recorded data at %s (run tools/fetch-data.sh)\n", data);
-        exit(77);
-    }
-    setenv("DESK_DATA_DIR", data, 1);
+    desk_t_need_marketdata(DESK_SHARED_DATA "/marketdata");
     snprintf(g_name, sizeof g_name, "ks%d", (int)getpid());
     snprintf(g_dir, sizeof g_dir, "/tmp/desk-ks-%d", (int)getpid());
     mkdir(g_dir, 0700);
